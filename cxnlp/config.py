@@ -1,0 +1,51 @@
+"""One typed settings object, so a run is reproducible from its configuration.
+
+Values come, lowest precedence first, from the defaults below, a `cxnlp.toml` file
+(current directory, or the path in `CXNLP_CONFIG`), and `CXNLP_<FIELD>` environment
+variables; the CLI passes its options on top.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
+
+
+class Settings(BaseModel):
+    """Everything tunable about a scoring run."""
+
+    embedder: str = Field(
+        str(DEFAULT_MODELS_DIR / "embedder"),
+        description="sentence-transformers model directory or hub name for the embedder.",
+    )
+    classifier: str = Field(
+        str(DEFAULT_MODELS_DIR / "classifier"),
+        description="Directory of the trained pillar and sentiment heads.",
+    )
+    cache_dir: str | None = Field(
+        str(PROJECT_ROOT / ".cache" / "embeddings"),
+        description="Where embeddings are cached by (model, text); None disables the cache.",
+    )
+    batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    device: str = Field("cpu", description="Torch device for the embedder.")
+
+    @classmethod
+    def load(cls, path: Path | None = None, **overrides: object) -> "Settings":
+        """Merge defaults, the TOML file, environment variables and explicit overrides."""
+        values: dict[str, object] = {}
+        toml_path = path or Path(os.environ.get("CXNLP_CONFIG", "cxnlp.toml"))
+        if toml_path.is_file():
+            with toml_path.open("rb") as fh:
+                values.update(tomllib.load(fh).get("cxnlp", {}))
+        for name in cls.model_fields:
+            env = os.environ.get(f"CXNLP_{name.upper()}")
+            if env is not None:
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

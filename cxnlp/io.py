@@ -1,0 +1,125 @@
+"""Read and write the tables users bring: CSV (any common encoding and delimiter), XLSX, Parquet.
+
+Every cell of a CSV or XLSX is read as text so that what the user wrote comes back out
+unchanged (ids with leading zeros, dates, empty cells). Problems become `InputFileError`s
+that name the file, and the line where there is one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from cxnlp.errors import InputFileError, MissingColumnError
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+DELIMITERS = ",;\t|"
+# Tried in order when a CSV has no BOM; cp1252 is what Nordic Excel writes on Windows.
+FALLBACK_ENCODINGS = ("utf-8", "cp1252")
+# Where read_table records the CSV dialect so write_table can answer in kind.
+DELIMITER_ATTR = "cxnlp_delimiter"
+
+
+def read_table(path: Path | str, *, encoding: str | None = None, delimiter: str | None = None) -> pd.DataFrame:
+    """Read a CSV, XLSX or Parquet file into a DataFrame, choosing the reader by suffix."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "file not found.")
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        try:
+            return pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        except Exception as err:  # openpyxl raises many types for corrupt files
+            raise InputFileError(path, f"cannot read as an Excel workbook ({err}).") from err
+    if suffix in PARQUET_SUFFIXES:
+        try:
+            return pd.read_parquet(path)
+        except Exception as err:
+            raise InputFileError(path, f"cannot read as Parquet ({err}).") from err
+    if suffix in CSV_SUFFIXES:
+        return _read_csv(path, encoding, delimiter)
+    raise InputFileError(path, f"unsupported file type {suffix!r}; use .csv, .tsv, .xlsx or .parquet.")
+
+
+def require_column(df: pd.DataFrame, column: str, path: Path | str) -> None:
+    """Fail with the list of available columns when `column` is absent."""
+    if column not in df.columns:
+        raise MissingColumnError(path, column, [str(c) for c in df.columns])
+
+
+def write_table(df: pd.DataFrame, path: Path | str) -> Path:
+    """Write by suffix; a CSV keeps the delimiter it was read with and gets a BOM for Excel."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    tmp = path.with_name(f".{path.name}.partial")
+    if suffix in EXCEL_SUFFIXES:
+        df.to_excel(tmp, index=False, engine="openpyxl")
+    elif suffix in PARQUET_SUFFIXES:
+        df.to_parquet(tmp, index=False)
+    elif suffix in CSV_SUFFIXES:
+        sep = df.attrs.get(DELIMITER_ATTR, "\t" if suffix == ".tsv" else ",")
+        df.to_csv(tmp, index=False, sep=sep, encoding="utf-8-sig")
+    else:
+        raise InputFileError(path, f"unsupported output type {suffix!r}; use .csv, .tsv, .xlsx or .parquet.")
+    tmp.replace(path)  # never leave a half-written output behind
+    return path
+
+
+def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
+    raw = path.read_bytes()
+    text, used_encoding = _decode(path, raw, encoding)
+    sep = delimiter or _sniff_delimiter(text, path.suffix.lower())
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False, engine="c"
+        )
+    except pd.errors.ParserError as err:
+        raise InputFileError(path, f"malformed CSV ({used_encoding}, delimiter {sep!r}): {err}") from err
+    except pd.errors.EmptyDataError as err:
+        raise InputFileError(path, "the file is empty.") from err
+    df.attrs[DELIMITER_ATTR] = sep
+    return df
+
+
+def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
+    """Decode with the given encoding, else by BOM, else UTF-8, else Windows-1252."""
+    if encoding:
+        candidates: tuple[str, ...] = (encoding,)
+    elif raw.startswith(codecs.BOM_UTF8):
+        candidates = ("utf-8-sig",)
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ("utf-16",)
+    else:
+        candidates = FALLBACK_ENCODINGS
+    for name in candidates:
+        try:
+            return raw.decode(name), name
+        except LookupError as err:
+            raise InputFileError(path, f"unknown encoding {name!r}.") from err
+        except UnicodeDecodeError as err:
+            last = err
+    line = raw[: last.start].count(b"\n") + 1
+    raise InputFileError(
+        path,
+        f"cannot decode line {line} as {' or '.join(candidates)}; save the file as UTF-8 or pass --encoding.",
+    )
+
+
+def _sniff_delimiter(text: str, suffix: str) -> str:
+    """Pick the delimiter that splits the header line most often.
+
+    The header is used rather than csv.Sniffer because free-text comments full of commas
+    fool the sniffer into choosing ',' for a semicolon file.
+    """
+    if suffix == ".tsv":
+        return "\t"
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","

@@ -1,0 +1,226 @@
+"""The scoring pipeline: read -> clean -> language -> segment -> embed -> classify -> sentiment.
+
+`Pipeline.load()` wires the default models once; `score(df, text_col=...)` returns the
+frame with the `cx_*` columns added, rows and input columns untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cxnlp.clean import clean_texts
+from cxnlp.config import Settings
+from cxnlp.embed import Embedder, SentenceTransformerEmbedder
+from cxnlp.errors import ModelNotFoundError
+from cxnlp.io import require_column
+from cxnlp.language import LanguageDetector
+from cxnlp.pillars import PILLARS, PillarClassifier
+from cxnlp.segment import Segmenter, flatten
+from cxnlp.sentiment import SentimentClassifier
+
+log = logging.getLogger(__name__)
+HEADS_CONFIG = "config.json"
+ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
+
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "cx_text",
+    "cx_lang",
+    "cx_lang_conf",
+    "cx_noise",
+    "cx_pillars",
+    *(f"cx_{p}_prob" for p in PILLARS),
+    *(f"cx_{p}_sentiment" for p in PILLARS),
+    "cx_sentiment",
+    "cx_sentiment_score",
+)
+
+
+@dataclass
+class ClassifierHeads:
+    """The trained heads that sit on the embedder, saved together in one directory."""
+
+    pillars: PillarClassifier
+    polarity: SentimentClassifier
+    overall: SentimentClassifier
+    embedder_id: str
+    version: str = "dev"
+
+    def save(self, directory: Path, extra_config: dict | None = None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.pillars.save(directory / "pillars.safetensors")
+        self.polarity.save(directory / "polarity.safetensors")
+        self.overall.save(directory / "sentiment.safetensors")
+        config = {"format": "cxnlp-heads/1", "version": self.version, "embedder_id": self.embedder_id,
+                  "pillars": list(self.pillars.pillars), **(extra_config or {})}
+        (directory / HEADS_CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, directory: Path | str) -> "ClassifierHeads":
+        directory = Path(directory)
+        if not (directory / HEADS_CONFIG).is_file():
+            raise ModelNotFoundError(f"{directory}: no trained classifier here; run `cxnlp train` first.")
+        config = json.loads((directory / HEADS_CONFIG).read_text("utf-8"))
+        return cls(
+            pillars=PillarClassifier.load(directory / "pillars.safetensors"),
+            polarity=SentimentClassifier.load(directory / "polarity.safetensors"),
+            overall=SentimentClassifier.load(directory / "sentiment.safetensors"),
+            embedder_id=config["embedder_id"],
+            version=config.get("version", "dev"),
+        )
+
+
+@dataclass
+class Prepared:
+    """Comments made ready for the heads: cleaned, language-tagged, split and embedded."""
+
+    text: list[str]
+    noise: np.ndarray
+    lang: list[str]
+    lang_conf: np.ndarray
+    clauses: list[list[str]]
+    embeddings: np.ndarray  # one row per comment; zeros for noise
+    clause_vecs: np.ndarray  # one row per clause of the non-noise comments
+    clause_owner: np.ndarray  # index of the comment each clause row belongs to (ascending)
+
+
+@dataclass
+class Analysis:
+    """What the pipeline concluded about a list of texts, one row per text."""
+
+    prepared: Prepared
+    pillar_proba: np.ndarray
+    pillar_pred: np.ndarray
+    pillar_polarity: list[dict[str, str]]
+    overall_proba: np.ndarray
+    sentiment: list[str]
+    sentiment_score: np.ndarray
+
+
+def prepare(
+    raw_texts: Sequence[object],
+    embedder: Embedder,
+    language: LanguageDetector,
+    segmenter: Segmenter,
+    progress: ProgressFn | None = None,
+) -> Prepared:
+    """Clean, detect language, split into clauses and embed comments and clauses in one pass."""
+    cleaned = clean_texts(raw_texts)
+    texts = cleaned["text"].tolist()
+    noise = cleaned["noise"].to_numpy()
+    guesses = language.detect_many(texts)
+    langs = [g.lang for g in guesses]
+    content = [i for i in range(len(texts)) if not noise[i]]
+    clauses: list[list[str]] = [[] for _ in texts]
+    for i, items in zip(content, segmenter.split([texts[i] for i in content], [langs[i] for i in content])):
+        clauses[i] = items if len(items) > 1 else [texts[i]]
+    flat_clauses, owner = flatten(clauses)
+    to_embed = [texts[i] for i in content] + flat_clauses
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, len(to_embed))
+
+    vectors = embedder.encode(to_embed, progress=advance)
+    embeddings = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    embeddings[content] = vectors[: len(content)]
+    return Prepared(texts, noise, langs, np.array([g.confidence for g in guesses]), clauses, embeddings,
+                    vectors[len(content) :], np.asarray(owner, dtype=int))
+
+
+def best_clause_per_pillar(clause_proba: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """(n, pillars) index of the clause row most likely about each pillar, -1 where a comment has none."""
+    best = np.full((n, clause_proba.shape[1]), -1, dtype=int)
+    starts = np.searchsorted(owner, np.arange(n))
+    ends = np.searchsorted(owner, np.arange(n), side="right")
+    for i in np.flatnonzero(ends > starts):
+        best[i] = starts[i] + np.argmax(clause_proba[starts[i] : ends[i]], axis=0)
+    return best
+
+
+class Pipeline:
+    """Scores comments; each stage is a swappable object."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        heads: ClassifierHeads,
+        language: LanguageDetector | None = None,
+        segmenter: Segmenter | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.heads = heads
+        self.language = language or LanguageDetector()
+        self.segmenter = segmenter or Segmenter()
+        if heads.embedder_id != embedder.model_id:
+            log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
+        if heads.pillars.coef_.shape[1] != embedder.dim:
+            raise ModelNotFoundError(
+                f"classifier expects {heads.pillars.coef_.shape[1]}-d embeddings but the embedder gives "
+                f"{embedder.dim}; retrain with `cxnlp train`."
+            )
+
+    @classmethod
+    def load(cls, path: Path | str | None = None, settings: Settings | None = None) -> "Pipeline":
+        """Load the default models (from `models/`), or the classifier directory at `path`."""
+        settings = settings or Settings.load()
+        embedder = SentenceTransformerEmbedder(
+            settings.embedder, batch_size=settings.batch_size, device=settings.device, cache_dir=settings.cache_dir
+        )
+        return cls(embedder, ClassifierHeads.load(path or settings.classifier))
+
+    def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
+        prep = prepare(raw_texts, self.embedder, self.language, self.segmenter, progress)
+        heads = self.heads
+        proba = heads.pillars.predict_proba(prep.embeddings)
+        proba[prep.noise] = 0.0
+        pred = (proba >= heads.pillars.thresholds_).astype(int)
+        polarity = self._pillar_polarity(pred, prep)
+        overall = heads.overall.predict_proba(prep.embeddings)
+        sentiment = [heads.overall.labels[k] for k in overall.argmax(axis=1)]
+        score = heads.overall.score_of(overall)
+        for i in np.flatnonzero(prep.noise):
+            sentiment[i], score[i] = "neutral", 0.0
+        return Analysis(prep, proba, pred, polarity, overall, sentiment, score)
+
+    def _pillar_polarity(self, pred: np.ndarray, prep: "Prepared") -> list[dict[str, str]]:
+        """For each predicted pillar, the polarity of the clause most about that pillar."""
+        out: list[dict[str, str]] = [{} for _ in prep.text]
+        if not len(prep.clause_vecs):
+            return out
+        best = best_clause_per_pillar(self.heads.pillars.predict_proba(prep.clause_vecs), prep.clause_owner, len(out))
+        clause_polarity = self.heads.polarity.predict(prep.clause_vecs)
+        for i, j in zip(*np.nonzero(pred)):
+            if best[i, j] >= 0:
+                out[i][PILLARS[j]] = clause_polarity[best[i, j]]
+        return out
+
+    def score(self, df: pd.DataFrame, text_col: str = "comment", progress: ProgressFn | None = None) -> pd.DataFrame:
+        """Return a copy of `df` with the `cx_*` columns added (existing ones replaced)."""
+        require_column(df, text_col, "the DataFrame")
+        a = self.analyse(df[text_col].tolist(), progress=progress)
+        prep = a.prepared
+        out = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns]).copy()
+        out["cx_text"] = prep.text
+        out["cx_lang"] = prep.lang
+        out["cx_lang_conf"] = np.round(prep.lang_conf, 4)
+        out["cx_noise"] = prep.noise
+        out["cx_pillars"] = [";".join(PILLARS[j] for j in np.flatnonzero(row)) for row in a.pillar_pred]
+        for j, p in enumerate(PILLARS):
+            out[f"cx_{p}_prob"] = np.round(a.pillar_proba[:, j], 4)
+        for p in PILLARS:
+            out[f"cx_{p}_sentiment"] = [pol.get(p, "") for pol in a.pillar_polarity]
+        out["cx_sentiment"] = a.sentiment
+        out["cx_sentiment_score"] = np.round(a.sentiment_score, 4)
+        return out
+
+

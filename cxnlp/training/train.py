@@ -1,0 +1,93 @@
+"""Fit the pillar, polarity and overall-sentiment heads on embeddings of labelled comments."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from cxnlp.embed import Embedder
+from cxnlp.language import LanguageDetector
+from cxnlp.pillars import PILLARS, PillarClassifier
+from cxnlp.pipeline import ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, prepare
+from cxnlp.segment import Segmenter
+from cxnlp.sentiment import OVERALL, POLARITIES, SentimentClassifier
+from cxnlp.training.data import LabelledSet
+from cxnlp.training.evaluate import evaluate, render_model_card
+
+
+@dataclass
+class TrainParams:
+    C_pillars: float = 2.0
+    C_sentiment: float = 2.0
+    cv: int = 5
+    seed: int = 0
+
+
+def fit_heads(data: LabelledSet, embedder: Embedder, params: TrainParams, segmenter: Segmenter | None = None,
+              language: LanguageDetector | None = None) -> ClassifierHeads:
+    """Train the three heads on `data` (all its rows; noise rows are left out, as at scoring time)."""
+    frame = data.frame
+    prep = prepare(frame["text"].tolist(), embedder, language or LanguageDetector(), segmenter or Segmenter())
+    content = ~prep.noise
+    X, Y = prep.embeddings[content], data.Y[content]
+    pillars = PillarClassifier(C=params.C_pillars, cv=params.cv, random_state=params.seed).fit(X, Y)
+    polarity = SentimentClassifier(POLARITIES, C=params.C_sentiment).fit(*_polarity_examples(data, prep, pillars))
+    overall = SentimentClassifier(OVERALL, C=params.C_sentiment).fit(X, frame["sentiment"][content].tolist())
+    return ClassifierHeads(pillars, polarity, overall, embedder_id=embedder.model_id)
+
+
+def _polarity_examples(data: LabelledSet, prep: Prepared, pillars: PillarClassifier) -> tuple[np.ndarray, list[str]]:
+    """Each labelled (comment, pillar, polarity) becomes one example: the clause most about that pillar."""
+    best = best_clause_per_pillar(pillars.predict_proba(prep.clause_vecs), prep.clause_owner, len(prep.text))
+    rows, targets = [], []
+    for i, labels in enumerate(data.frame["labels"]):
+        for pillar, polarity in labels.items():
+            clause = best[i, PILLARS.index(pillar)]
+            if clause >= 0:
+                rows.append(clause)
+                targets.append(polarity)
+    return prep.clause_vecs[rows], targets
+
+
+def train(data: LabelledSet, embedder: Embedder, output_dir: Path, params: TrainParams | None = None) -> dict:
+    """Train on the `train` split, measure on the `test` split, write heads + metrics + model card."""
+    params = params or TrainParams()
+    train_set, test_set = data.subset("train"), data.subset("test")
+    heads = fit_heads(train_set, embedder, params)
+    heads.version = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    metrics = evaluate(Pipeline(embedder, heads), test_set) if len(test_set.frame) else {}
+    card = {
+        "version": heads.version,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data_hash": data.data_hash(),
+        "label_counts": _label_counts(train_set),
+        "n_train": len(train_set.frame),
+        "n_test": len(test_set.frame),
+        "params": params.__dict__,
+        "embedder_id": embedder.model_id,
+        "libraries": {name: metadata.version(name) for name in
+                      ("scikit-learn", "sentence-transformers", "torch", "spacy", "langdetect", "numpy")},
+        "python": platform.python_version(),
+        "metrics": metrics,
+    }
+    heads.save(output_dir, extra_config={"trained": {k: card[k] for k in ("created", "data_hash", "params")}})
+    (output_dir / "metrics.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), "utf-8")
+    (output_dir / "README.md").write_text(render_model_card(card), "utf-8")
+    return card
+
+
+def _label_counts(data: LabelledSet) -> dict:
+    counts: dict[str, dict[str, int]] = {}
+    for lang, labels in zip(data.frame["lang"], data.frame["labels"]):
+        bucket = counts.setdefault(lang, {"comments": 0})
+        bucket["comments"] += 1
+        for pillar, polarity in labels.items():
+            key = f"{pillar}:{polarity}"
+            bucket[key] = bucket.get(key, 0) + 1
+    return counts

@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxnlp import OUTPUT_COLUMNS, PILLARS
+from cxnlp.errors import MissingColumnError
+from cxnlp.pipeline import ClassifierHeads, Pipeline
+
+
+@pytest.fixture(scope="module")
+def scored(toy_pipeline):
+    df = pd.DataFrame({
+        "id": ["a", "b", "c", "d", "e"],
+        "comment": ["Rude and dismissive staff", "-", "Friendly and kind staff but waited forty minutes in the queue",
+                    "Call me on 070-123 45 67 or mail me at x.y@example.com, hidden fees and lies", None],
+        "nps": [2, 5, 6, 0, 9],
+    })
+    return df, toy_pipeline.score(df, text_col="comment")
+
+
+def test_score_keeps_input_and_adds_every_cx_column(scored):
+    df, out = scored
+    assert out.columns.tolist() == [*df.columns, *OUTPUT_COLUMNS]
+    pd.testing.assert_frame_equal(out[df.columns], df)
+    assert out["cx_lang"].isin(["sv", "no", "en", "und"]).all()
+    assert out["cx_sentiment"].isin(["positive", "negative", "neutral", "mixed"]).all()
+    assert out["cx_sentiment_score"].between(-1, 1).all()
+
+
+def test_noise_and_empty_rows_get_no_pillars(scored):
+    _, out = scored
+    for i in (1, 4):
+        assert out.loc[i, "cx_noise"] and out.loc[i, "cx_pillars"] == "" and out.loc[i, "cx_sentiment"] == "neutral"
+        assert all(out.loc[i, f"cx_{p}_prob"] == 0 for p in PILLARS)
+
+
+def test_pillar_sentiment_comes_from_its_own_clause(scored):
+    _, out = scored
+    assert out.loc[0, "cx_empathy_sentiment"] == "negative"
+    assert set(out.loc[2, "cx_pillars"].split(";")) >= {"empathy", "time_and_effort"}
+    assert out.loc[2, "cx_empathy_sentiment"] == "positive"
+    assert out.loc[2, "cx_time_and_effort_sentiment"] == "negative"
+    for p in PILLARS:  # a pillar's sentiment is filled exactly when the pillar is predicted
+        assert ((out[f"cx_{p}_sentiment"] != "") == out["cx_pillars"].str.contains(p)).all()
+
+
+def test_personal_data_never_reaches_the_output(scored):
+    _, out = scored
+    assert out.loc[3, "cx_text"] == "Call me on [phone] or mail me at [email], hidden fees and lies"
+    assert "integrity" in out.loc[3, "cx_pillars"]
+
+
+def test_missing_text_column_is_a_clear_error(toy_pipeline):
+    with pytest.raises(MissingColumnError, match="no column named 'text'"):
+        toy_pipeline.score(pd.DataFrame({"comment": ["x"]}), text_col="text")
+
+
+def test_heads_round_trip_through_a_directory(tmp_path, toy_pipeline):
+    toy_pipeline.heads.save(tmp_path / "heads")
+    loaded = ClassifierHeads.load(tmp_path / "heads")
+    again = Pipeline(toy_pipeline.embedder, loaded)
+    texts = ["Rude staff but quick app", "Väntade en timme i kön"]
+    a, b = toy_pipeline.analyse(texts), again.analyse(texts)
+    np.testing.assert_allclose(a.pillar_proba, b.pillar_proba, rtol=1e-6)
+    assert a.pillar_polarity == b.pillar_polarity and a.sentiment == b.sentiment
