@@ -14,15 +14,20 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Iterable
 
-from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
+from langdetect.utils.lang_profile import LangProfile
 
 SUPPORTED = ("sv", "no", "en")
 UNDETERMINED = "und"
-# langdetect codes folded into a supported language: Danish reads as Norwegian here.
-LANGDETECT_ALIASES = {"sv": "sv", "no": "no", "nn": "no", "da": "no", "en": "en"}
+# langdetect profiles consulted, and the supported language each stands for: Danish
+# reads as Norwegian here. Other languages are checked only on longer comments.
+LANGDETECT_ALIASES = {"sv": "sv", "no": "no", "da": "no", "en": "en"}
+FOREIGN_MIN_WORDS = 5
+FOREIGN_MIN_PROB = 0.9
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
@@ -56,19 +61,22 @@ class LanguageDetector:
     short_words: comments with fewer words than this lean on the word table.
     """
 
-    def __init__(self, seed: int = 0, min_confidence: float = 0.4, short_words: int = 5) -> None:
+    def __init__(self, seed: int = 0, min_confidence: float = 0.3, short_words: int = 5) -> None:
         self.seed = seed
         self.min_confidence = min_confidence
         self.short_words = short_words
+        self._nordic = _factory(seed, LANGDETECT_ALIASES)
+        self._world = _factory(seed, None)
 
     def detect(self, text: str) -> LanguageGuess:
-        words = _WORD.findall(text.lower())
+        lowered = text.lower()
+        words = _WORD.findall(lowered)
         if not words:
             return LanguageGuess(UNDETERMINED, 0.0)
-        lexical = self._word_votes(words, text.lower())
+        lexical = self._word_votes(words, lowered)
         total_votes = sum(lexical.values())
         decisive = total_votes >= 4 and max(lexical.values()) >= 0.8 * total_votes
-        detector = {} if decisive else self._langdetect(text)
+        detector = {} if decisive else self._langdetect(lowered)
         if total_votes == 0 and not detector:
             return LanguageGuess(UNDETERMINED, 0.0)
         lexical_weight = 1.0 if decisive or not detector else (0.7 if len(words) < self.short_words else 0.35)
@@ -81,6 +89,8 @@ class LanguageDetector:
         }
         lang = max(scores, key=scores.__getitem__)
         confidence = round(scores[lang], 4)
+        if len(words) >= FOREIGN_MIN_WORDS and not decisive and self._is_foreign(lowered):
+            return LanguageGuess(UNDETERMINED, confidence)
         return LanguageGuess(lang if confidence >= self.min_confidence else UNDETERMINED, confidence)
 
     def detect_many(self, texts: Iterable[str]) -> list[LanguageGuess]:
@@ -98,12 +108,36 @@ class LanguageDetector:
         return votes
 
     def _langdetect(self, text: str) -> dict[str, float]:
-        DetectorFactory.seed = self.seed
-        try:
-            found = detect_langs(text)
-        except LangDetectException:
-            return {}
-        probs: Counter[str] = Counter()
-        for item in found:
-            probs[LANGDETECT_ALIASES.get(item.lang, "other")] += item.prob
-        return dict(probs)
+        """Probabilities over the supported languages only, so short texts cannot drift to Dutch or Afrikaans."""
+        best: dict[str, float] = {}
+        for lang, prob in _probabilities(self._nordic, text):
+            target = LANGDETECT_ALIASES[lang]  # max, not sum: Danish must not double Norwegian's weight
+            best[target] = max(best.get(target, 0.0), prob)
+        total = sum(best.values())
+        return {lang: prob / total for lang, prob in best.items()} if total else {}
+
+    def _is_foreign(self, text: str) -> bool:
+        found = _probabilities(self._world, text)
+        return bool(found) and found[0][0] not in LANGDETECT_ALIASES and found[0][1] >= FOREIGN_MIN_PROB
+
+
+def _factory(seed: int, languages: dict[str, str] | None) -> DetectorFactory:
+    """A private langdetect factory (the library's global one is shared and unseeded)."""
+    factory = DetectorFactory()
+    if languages is None:
+        factory.load_profile(PROFILES_DIRECTORY)
+    else:
+        for index, lang in enumerate(languages):
+            with open(Path(PROFILES_DIRECTORY) / lang, encoding="utf-8") as fh:
+                factory.add_profile(LangProfile(**json.load(fh)), index, len(languages))
+    factory.set_seed(seed)
+    return factory
+
+
+def _probabilities(factory: DetectorFactory, text: str) -> list[tuple[str, float]]:
+    detector = factory.create()
+    detector.append(text)
+    try:
+        return [(item.lang, item.prob) for item in detector.get_probabilities()]
+    except LangDetectException:
+        return []
