@@ -108,7 +108,8 @@ class SentenceTransformerEmbedder:
         self.prompt_name = prompt_name if prompt_name in (self.model.prompts or {}) else None
         self.batch_size = batch_size
         self.model_id = f"{_fingerprint(model)}:{self.prompt_name or ''}"
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.cache = EmbeddingCache(Path(cache_dir) / "embeddings.sqlite") if cache_dir else None
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:

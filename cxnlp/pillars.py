@@ -53,11 +53,11 @@ class PillarClassifier:
     def _new_lr(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)
 
-    def fit(self, X: np.ndarray, Y: np.ndarray) -> "PillarClassifier":
-        X = np.asarray(X, dtype=np.float32)
+    def fit(self, X, Y: np.ndarray) -> "PillarClassifier":
+        """X: one row per comment, dense or sparse; Y: (n, pillars) 0/1."""
         Y = np.asarray(Y, dtype=int)
-        if Y.shape != (len(X), len(self.pillars)):
-            raise ValueError(f"Y must have shape ({len(X)}, {len(self.pillars)}), got {Y.shape}")
+        if Y.shape != (X.shape[0], len(self.pillars)):
+            raise ValueError(f"Y must have shape ({X.shape[0]}, {len(self.pillars)}), got {Y.shape}")
         k = len(self.pillars)
         self.coef_ = np.zeros((k, X.shape[1]), dtype=np.float32)
         self.intercept_ = np.zeros(k, dtype=np.float32)
@@ -67,7 +67,7 @@ class PillarClassifier:
         folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
         for j in range(k):
             y = Y[:, j]
-            scores = np.zeros(len(X))
+            scores = np.zeros(X.shape[0])
             for train, held in folds.split(X, y):
                 scores[held] = self._new_lr().fit(X[train], y[train]).decision_function(X[held])
             platt = LogisticRegression(C=1e4).fit(scores[:, None], y)
@@ -81,7 +81,7 @@ class PillarClassifier:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probability of each pillar, shape (n, 6)."""
-        scores = np.asarray(X, dtype=np.float32) @ self.coef_.T + self.intercept_
+        scores = np.asarray(X @ self.coef_.T + self.intercept_)
         return _sigmoid(scores * self.calibration_[:, 0] + self.calibration_[:, 1])
 
     def predict(self, X: np.ndarray) -> np.ndarray:

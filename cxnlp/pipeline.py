@@ -19,6 +19,7 @@ from cxnlp.clean import clean_texts
 from cxnlp.config import Settings
 from cxnlp.embed import Embedder, SentenceTransformerEmbedder
 from cxnlp.errors import ModelNotFoundError
+from cxnlp.features import TextFeatures
 from cxnlp.io import require_column
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
@@ -46,6 +47,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 class ClassifierHeads:
     """The trained heads that sit on the embedder, saved together in one directory."""
 
+    features: TextFeatures
     pillars: PillarClassifier
     polarity: SentimentClassifier
     overall: SentimentClassifier
@@ -54,6 +56,7 @@ class ClassifierHeads:
 
     def save(self, directory: Path, extra_config: dict | None = None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        self.features.save(directory / "features")
         self.pillars.save(directory / "pillars.safetensors")
         self.polarity.save(directory / "polarity.safetensors")
         self.overall.save(directory / "sentiment.safetensors")
@@ -68,6 +71,7 @@ class ClassifierHeads:
             raise ModelNotFoundError(f"{directory}: no trained classifier here; run `cxnlp train` first.")
         config = json.loads((directory / HEADS_CONFIG).read_text("utf-8"))
         return cls(
+            features=TextFeatures.load(directory / "features"),
             pillars=PillarClassifier.load(directory / "pillars.safetensors"),
             polarity=SentimentClassifier.load(directory / "polarity.safetensors"),
             overall=SentimentClassifier.load(directory / "sentiment.safetensors"),
@@ -86,8 +90,15 @@ class Prepared:
     lang_conf: np.ndarray
     clauses: list[list[str]]
     embeddings: np.ndarray  # one row per comment; zeros for noise
-    clause_vecs: np.ndarray  # one row per clause of the non-noise comments
+    clause_text: list[str]  # the clauses of the non-noise comments, flattened
+    clause_vecs: np.ndarray  # one row per clause_text
     clause_owner: np.ndarray  # index of the comment each clause row belongs to (ascending)
+
+    def comment_features(self, features: TextFeatures):
+        return features.transform(self.text, self.embeddings)
+
+    def clause_features(self, features: TextFeatures):
+        return features.transform(self.clause_text, self.clause_vecs)
 
 
 @dataclass
@@ -134,7 +145,7 @@ def prepare(
     embeddings = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     embeddings[content] = vectors[: len(content)]
     return Prepared(texts, noise, langs, np.array([g.confidence for g in guesses]), clauses, embeddings,
-                    vectors[len(content) :], np.asarray(owner, dtype=int))
+                    flat_clauses, vectors[len(content) :], np.asarray(owner, dtype=int))
 
 
 def best_clause_per_pillar(clause_proba: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -163,10 +174,11 @@ class Pipeline:
         self.segmenter = segmenter or Segmenter()
         if heads.embedder_id != embedder.model_id:
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
-        if heads.pillars.coef_.shape[1] != embedder.dim:
+        expected = heads.pillars.coef_.shape[1] - len(heads.features.char_.vocabulary_) - len(heads.features.word_.vocabulary_)
+        if expected != embedder.dim:
             raise ModelNotFoundError(
-                f"classifier expects {heads.pillars.coef_.shape[1]}-d embeddings but the embedder gives "
-                f"{embedder.dim}; retrain with `cxnlp train`."
+                f"classifier expects {expected}-d embeddings but the embedder gives {embedder.dim}; "
+                "retrain with `cxnlp train`."
             )
 
     @classmethod
@@ -181,11 +193,12 @@ class Pipeline:
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         prep = prepare(raw_texts, self.embedder, self.language, self.segmenter, progress)
         heads = self.heads
-        proba = heads.pillars.predict_proba(prep.embeddings)
+        X = prep.comment_features(heads.features)
+        proba = heads.pillars.predict_proba(X)
         proba[prep.noise] = 0.0
         pred = (proba >= heads.pillars.thresholds_).astype(int)
         polarity = self._pillar_polarity(pred, prep)
-        overall = heads.overall.predict_proba(prep.embeddings)
+        overall = heads.overall.predict_proba(X)
         sentiment = [heads.overall.labels[k] for k in overall.argmax(axis=1)]
         score = heads.overall.score_of(overall)
         for i in np.flatnonzero(prep.noise):
@@ -197,8 +210,9 @@ class Pipeline:
         out: list[dict[str, str]] = [{} for _ in prep.text]
         if not len(prep.clause_vecs):
             return out
-        best = best_clause_per_pillar(self.heads.pillars.predict_proba(prep.clause_vecs), prep.clause_owner, len(out))
-        clause_polarity = self.heads.polarity.predict(prep.clause_vecs)
+        X = prep.clause_features(self.heads.features)
+        best = best_clause_per_pillar(self.heads.pillars.predict_proba(X), prep.clause_owner, len(out))
+        clause_polarity = self.heads.polarity.predict(X)
         for i, j in zip(*np.nonzero(pred)):
             if best[i, j] >= 0:
                 out[i][PILLARS[j]] = clause_polarity[best[i, j]]

@@ -31,7 +31,7 @@ class SentimentClassifier:
         target = np.array([self.labels.index(v) for v in y])
         lr = LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000).fit(X, target)
         # Classes absent from the data keep a -inf intercept, so they are never predicted.
-        self.coef_ = np.zeros((len(self.labels), X.shape[1]), dtype=np.float32)
+        self.coef_ = np.zeros((len(self.labels), X.shape[1]), dtype=np.float32)  # X: dense or sparse
         self.intercept_ = np.full(len(self.labels), -1e9, dtype=np.float32)
         coef = lr.coef_ if len(lr.classes_) > 2 else np.vstack([-lr.coef_[0], lr.coef_[0]]) / 2
         intercept = lr.intercept_ if len(lr.classes_) > 2 else np.array([-lr.intercept_[0], lr.intercept_[0]]) / 2
@@ -40,7 +40,7 @@ class SentimentClassifier:
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        z = np.asarray(X, dtype=np.float32) @ self.coef_.T + self.intercept_
+        z = np.asarray(X @ self.coef_.T + self.intercept_)
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)

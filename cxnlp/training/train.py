@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cxnlp.embed import Embedder
+from cxnlp.features import TextFeatures
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
 from cxnlp.pipeline import ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, prepare
@@ -23,8 +24,8 @@ from cxnlp.training.evaluate import evaluate, render_model_card
 
 @dataclass
 class TrainParams:
-    C_pillars: float = 2.0
-    C_sentiment: float = 2.0
+    C_pillars: float = 4.0
+    C_sentiment: float = 8.0
     cv: int = 5
     seed: int = 0
 
@@ -34,17 +35,20 @@ def fit_heads(data: LabelledSet, embedder: Embedder, params: TrainParams, segmen
     """Train the three heads on `data` (all its rows; noise rows are left out, as at scoring time)."""
     frame = data.frame
     prep = prepare(frame["text"].tolist(), embedder, language or LanguageDetector(), segmenter or Segmenter())
-    content = ~prep.noise
-    X, Y = prep.embeddings[content], data.Y[content]
+    content = np.flatnonzero(~prep.noise)
+    features = TextFeatures().fit([prep.text[i] for i in content])
+    X, Y = prep.comment_features(features)[content], data.Y[content]
     pillars = PillarClassifier(C=params.C_pillars, cv=params.cv, random_state=params.seed).fit(X, Y)
-    polarity = SentimentClassifier(POLARITIES, C=params.C_sentiment).fit(*_polarity_examples(data, prep, pillars))
-    overall = SentimentClassifier(OVERALL, C=params.C_sentiment).fit(X, frame["sentiment"][content].tolist())
-    return ClassifierHeads(pillars, polarity, overall, embedder_id=embedder.model_id)
+    clause_X = prep.clause_features(features)
+    polarity = SentimentClassifier(POLARITIES, C=params.C_sentiment).fit(
+        *_polarity_examples(data, prep, pillars.predict_proba(clause_X), clause_X))
+    overall = SentimentClassifier(OVERALL, C=params.C_sentiment).fit(X, frame["sentiment"].to_numpy()[content].tolist())
+    return ClassifierHeads(features, pillars, polarity, overall, embedder_id=embedder.model_id)
 
 
-def _polarity_examples(data: LabelledSet, prep: Prepared, pillars: PillarClassifier) -> tuple[np.ndarray, list[str]]:
+def _polarity_examples(data: LabelledSet, prep: Prepared, clause_proba: np.ndarray, clause_X):
     """Each labelled (comment, pillar, polarity) becomes one example: the clause most about that pillar."""
-    best = best_clause_per_pillar(pillars.predict_proba(prep.clause_vecs), prep.clause_owner, len(prep.text))
+    best = best_clause_per_pillar(clause_proba, prep.clause_owner, len(prep.text))
     rows, targets = [], []
     for i, labels in enumerate(data.frame["labels"]):
         for pillar, polarity in labels.items():
@@ -52,7 +56,7 @@ def _polarity_examples(data: LabelledSet, prep: Prepared, pillars: PillarClassif
             if clause >= 0:
                 rows.append(clause)
                 targets.append(polarity)
-    return prep.clause_vecs[rows], targets
+    return clause_X[rows], targets
 
 
 def train(data: LabelledSet, embedder: Embedder, output_dir: Path, params: TrainParams | None = None) -> dict:

@@ -1,0 +1,82 @@
+"""Features the heads read: the sentence embedding side by side with TF-IDF word and
+character n-grams of the same text.
+
+Embeddings carry meaning across languages; n-grams carry the exact words respondents use
+for a pillar ("kö", "telefonkø", "on hold", "otrevlig"), misspellings included. On the
+team's test split the two together beat either alone by several F1 points (see the model
+card). The vocabularies and idf weights are saved as JSON and safetensors, never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from cxnlp.persist import load_state, save_state
+
+
+class TextFeatures:
+    """`[embedding | char n-gram TF-IDF | word n-gram TF-IDF]` as one sparse row per text.
+
+    Parameters
+    ----------
+    char_ngrams, word_ngrams: n-gram ranges of the two vectorizers.
+    max_char_features: cap on the character vocabulary (most frequent kept).
+    min_df: an n-gram must occur in this many training texts to count.
+    """
+
+    def __init__(self, char_ngrams: tuple[int, int] = (2, 5), word_ngrams: tuple[int, int] = (1, 2),
+                 max_char_features: int = 50000, min_df: int = 2) -> None:
+        self.char_ngrams = tuple(char_ngrams)
+        self.word_ngrams = tuple(word_ngrams)
+        self.max_char_features = max_char_features
+        self.min_df = min_df
+
+    def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+        return (
+            TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams, min_df=self.min_df,
+                            max_features=self.max_char_features, sublinear_tf=True, dtype=np.float32),
+            TfidfVectorizer(analyzer="word", ngram_range=self.word_ngrams, min_df=self.min_df,
+                            sublinear_tf=True, dtype=np.float32),
+        )
+
+    def fit(self, texts: Sequence[str]) -> "TextFeatures":
+        self.char_, self.word_ = (v.fit(texts) for v in self._vectorizers())
+        return self
+
+    def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> csr_matrix:
+        if len(texts) != embeddings.shape[0]:
+            raise ValueError(f"{len(texts)} texts but {embeddings.shape[0]} embedding rows")
+        return hstack([csr_matrix(embeddings), self.char_.transform(texts), self.word_.transform(texts)],
+                      format="csr", dtype=np.float32)
+
+    def save(self, path: Path) -> None:
+        params = {"char_ngrams": self.char_ngrams, "word_ngrams": self.word_ngrams,
+                  "max_char_features": self.max_char_features, "min_df": self.min_df}
+        vocab = {"char": _ordered_vocabulary(self.char_), "word": _ordered_vocabulary(self.word_)}
+        save_state(path.with_suffix(".safetensors"), {"char_idf": self.char_.idf_, "word_idf": self.word_.idf_}, params)
+        path.with_suffix(".json").write_text(json.dumps(vocab, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "TextFeatures":
+        arrays, params = load_state(path.with_suffix(".safetensors"))
+        vocab = json.loads(path.with_suffix(".json").read_text("utf-8"))
+        model = cls(**params)
+        model.char_, model.word_ = model._vectorizers()
+        for vectorizer, name in ((model.char_, "char"), (model.word_, "word")):
+            vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocab[name])}
+            vectorizer.idf_ = arrays[f"{name}_idf"]
+        return model
+
+
+def _ordered_vocabulary(vectorizer: TfidfVectorizer) -> list[str]:
+    """Terms in column order, so the list index is the column."""
+    terms = [""] * len(vectorizer.vocabulary_)
+    for term, column in vectorizer.vocabulary_.items():
+        terms[column] = term
+    return terms
