@@ -114,17 +114,19 @@ class SentenceTransformerEmbedder:
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Embed `texts` (one row each), embedding each distinct uncached text once."""
-        unique = list(dict.fromkeys(texts))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        counts: dict[str, int] = {}
+        for t in texts:
+            counts[t] = counts.get(t, 0) + 1
+        unique = list(counts)
         keys = [text_key(t) for t in unique]
         known = self.cache.get(self.model_id, keys) if self.cache else {}
-        if progress and known:
-            progress(sum(1 for t in texts if text_key(t) in known))
         todo = [i for i, k in enumerate(keys) if k not in known]
+        if progress and len(todo) < len(unique):
+            progress(len(texts) - sum(counts[unique[i]] for i in todo))
         # Longest first in chunks, so padding is minimal and progress is steady.
         todo.sort(key=lambda i: len(unique[i]), reverse=True)
-        counts = {t: 0 for t in unique}
-        for t in texts:
-            counts[t] += 1
         step = self.batch_size * 8
         for start in range(0, len(todo), step):
             idx = todo[start : start + step]
@@ -142,7 +144,5 @@ class SentenceTransformerEmbedder:
                 self.cache.put(self.model_id, chunk_keys, vecs)
             if progress:
                 progress(sum(counts[unique[i]] for i in idx))
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        by_text = {t: known[k] for t, k in zip(unique, keys)}
-        return np.stack([by_text[t] for t in texts])
+        row_of = {t: known[k] for t, k in zip(unique, keys)}
+        return np.stack([row_of[t] for t in texts])

@@ -1,7 +1,6 @@
 """The `cxnlp` command as a user runs it: files in, files out, clear errors and exit codes."""
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from cxnlp import OUTPUT_COLUMNS
