@@ -28,6 +28,7 @@ UNDETERMINED = "und"
 LANGDETECT_ALIASES = {"sv": "sv", "no": "no", "da": "no", "en": "en"}
 FOREIGN_MIN_WORDS = 5
 FOREIGN_MIN_PROB = 0.9
+ASCII_FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "æ": "ae", "ø": "o"})
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
@@ -35,7 +36,9 @@ def _load_markers() -> tuple[dict[str, dict[str, float]], dict[str, str]]:
     data = json.loads(resources.files("cxnlp.resources").joinpath("language_markers.json").read_text("utf-8"))
     owners: dict[str, list[str]] = {}
     for lang, words in data["words"].items():
-        for word in words:
+        # respondents on foreign keyboards drop å/ä/ö/æ/ø: "varfor", "tillgang", "fornoyd"
+        folded = (word.translate(ASCII_FOLD) for word in words)
+        for word in dict.fromkeys([*words, *folded]):
             owners.setdefault(word, []).append(lang)
     votes = {word: {lang: 1.0 / len(langs) for lang in langs} for word, langs in owners.items()}
     letters = {ch: lang for lang, chars in data["letters"].items() for ch in chars}
