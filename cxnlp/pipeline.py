@@ -23,7 +23,7 @@ from cxnlp.features import TextFeatures
 from cxnlp.io import require_column
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
-from cxnlp.segment import Segmenter, flatten
+from cxnlp.segment import Segmenter
 from cxnlp.sentiment import SentimentClassifier
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Prepared:
     lang_conf: np.ndarray
     clauses: list[list[str]]
     embeddings: np.ndarray  # one row per comment; zeros for noise
-    clause_text: list[str]  # the clauses of the non-noise comments, flattened
+    clause_text: list[str]  # clauses of the comments chosen by `embed_clauses`, flattened
     clause_vecs: np.ndarray  # one row per clause_text
     clause_owner: np.ndarray  # index of the comment each clause row belongs to (ascending)
 
@@ -114,14 +114,30 @@ class Analysis:
     sentiment_score: np.ndarray
 
 
+class ProgressTracker:
+    """Adds up embedding work across stages into one (done, total) callback."""
+
+    def __init__(self, callback: ProgressFn | None) -> None:
+        self.callback = callback
+        self.done = self.total = 0
+
+    def expect(self, n: int) -> None:
+        self.total += n
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
 def prepare(
     raw_texts: Sequence[object],
     embedder: Embedder,
     language: LanguageDetector,
     segmenter: Segmenter,
-    progress: ProgressFn | None = None,
+    progress: ProgressTracker | None = None,
 ) -> Prepared:
-    """Clean, detect language, split into clauses and embed comments and clauses in one pass."""
+    """Clean, detect language, split into clauses, and embed the comments (not yet their clauses)."""
     cleaned = clean_texts(raw_texts)
     texts = cleaned["text"].tolist()
     noise = cleaned["noise"].to_numpy()
@@ -131,21 +147,33 @@ def prepare(
     clauses: list[list[str]] = [[] for _ in texts]
     for i, items in zip(content, segmenter.split([texts[i] for i in content], [langs[i] for i in content])):
         clauses[i] = items if len(items) > 1 else [texts[i]]
-    flat_clauses, owner = flatten(clauses)
-    to_embed = [texts[i] for i in content] + flat_clauses
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, len(to_embed))
-
-    vectors = embedder.encode(to_embed, progress=advance)
+    progress = progress or ProgressTracker(None)
+    progress.expect(len(content))
     embeddings = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    embeddings[content] = vectors[: len(content)]
+    embeddings[content] = embedder.encode([texts[i] for i in content], progress=progress.advance)
     return Prepared(texts, noise, langs, np.array([g.confidence for g in guesses]), clauses, embeddings,
-                    flat_clauses, vectors[len(content) :], np.asarray(owner, dtype=int))
+                    [], np.zeros((0, embedder.dim), dtype=np.float32), np.zeros(0, dtype=int))
+
+
+def embed_clauses(prep: Prepared, embedder: Embedder, rows: Sequence[int],
+                  progress: ProgressTracker | None = None) -> None:
+    """Fill `prep.clause_*` for the comments in `rows`; a one-clause comment reuses its own vector,
+    so only comments that really split cost extra embedding work."""
+    rows = sorted(int(i) for i in rows if prep.clauses[i])
+    split_texts = [c for i in rows if len(prep.clauses[i]) > 1 for c in prep.clauses[i]]
+    progress = progress or ProgressTracker(None)
+    progress.expect(len(split_texts))
+    split_vecs = iter(embedder.encode(split_texts, progress=progress.advance))
+    text, vecs, owner = [], [], []
+    for i in rows:
+        single = len(prep.clauses[i]) == 1
+        for clause in prep.clauses[i]:
+            text.append(clause)
+            vecs.append(prep.embeddings[i] if single else next(split_vecs))
+            owner.append(i)
+    prep.clause_text = text
+    prep.clause_vecs = np.array(vecs, dtype=np.float32).reshape(len(vecs), embedder.dim)
+    prep.clause_owner = np.array(owner, dtype=int)
 
 
 def best_clause_per_pillar(clause_proba: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -191,12 +219,14 @@ class Pipeline:
         return cls(embedder, ClassifierHeads.load(path or settings.classifier))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
-        prep = prepare(raw_texts, self.embedder, self.language, self.segmenter, progress)
+        tracker = ProgressTracker(progress)
+        prep = prepare(raw_texts, self.embedder, self.language, self.segmenter, tracker)
         heads = self.heads
         X = prep.comment_features(heads.features)
         proba = heads.pillars.predict_proba(X)
         proba[prep.noise] = 0.0
         pred = (proba >= heads.pillars.thresholds_).astype(int)
+        embed_clauses(prep, self.embedder, np.flatnonzero(pred.any(axis=1)), tracker)
         polarity = self._pillar_polarity(pred, prep)
         overall = heads.overall.predict_proba(X)
         sentiment = [heads.overall.labels[k] for k in overall.argmax(axis=1)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import spacy
 from spacy.language import Language
@@ -77,13 +77,3 @@ class Segmenter:
 
 def _clauses(doc: Doc) -> list[str]:
     return [span.text.strip(" ,;:-") for span in doc.sents if any(t.is_alpha or t.like_num for t in span)]
-
-
-def flatten(clauses: Iterable[list[str]]) -> tuple[list[str], list[int]]:
-    """All clauses in one list, plus the index of the comment each came from."""
-    flat: list[str] = []
-    owner: list[int] = []
-    for i, items in enumerate(clauses):
-        flat.extend(items)
-        owner.extend([i] * len(items))
-    return flat, owner

@@ -53,6 +53,7 @@ def predict(proba: np.ndarray, labels: tuple[str, ...], task: str) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--classifier", type=Path, default=None, help="classifier directory (default: models/classifier)")
     parser.add_argument("--limit", type=int, default=1000, help="rows per data set (random sample, seed 0); 0 = all")
     args = parser.parse_args()
     if not args.eval_dir.is_dir():
@@ -61,7 +62,7 @@ def main() -> int:
 
     from cxnlp import Pipeline
 
-    pipe = Pipeline.load()
+    pipe = Pipeline.load(args.classifier)
     print(f"classifier {pipe.heads.version}, embedder {pipe.embedder.model_id}")
     header = f"{'data set':34} {'task':6} {'n':>5} {'sentiment acc':>13} {'majority':>8} {'lang acc':>8} {'sec':>6}"
     print(header + "\n" + "-" * len(header))

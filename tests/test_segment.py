@@ -1,4 +1,4 @@
-from cxnlp.segment import Segmenter, flatten
+from cxnlp.segment import Segmenter
 
 segmenter = Segmenter()
 
@@ -21,7 +21,3 @@ def test_contrast_words_split_clauses_in_each_language():
 
 def test_leading_contrast_word_and_empty_text_do_not_split():
     assert segmenter.split(["men bra", "😊"], ["sv", "und"]) == [["men bra"], []]
-
-
-def test_flatten_records_owner():
-    assert flatten([["a", "b"], [], ["c"]]) == (["a", "b", "c"], [0, 0, 2])

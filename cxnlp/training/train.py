@@ -15,7 +15,7 @@ from cxnlp.embed import Embedder
 from cxnlp.features import TextFeatures
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
-from cxnlp.pipeline import ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, prepare
+from cxnlp.pipeline import ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, embed_clauses, prepare
 from cxnlp.segment import Segmenter
 from cxnlp.sentiment import OVERALL, POLARITIES, SentimentClassifier
 from cxnlp.training.data import LabelledSet
@@ -36,6 +36,7 @@ def fit_heads(data: LabelledSet, embedder: Embedder, params: TrainParams, segmen
     frame = data.frame
     prep = prepare(frame["text"].tolist(), embedder, language or LanguageDetector(), segmenter or Segmenter())
     content = np.flatnonzero(~prep.noise)
+    embed_clauses(prep, embedder, [i for i in content if frame["labels"].iloc[i]])
     features = TextFeatures().fit([prep.text[i] for i in content])
     X, Y = prep.comment_features(features)[content], data.Y[content]
     pillars = PillarClassifier(C=params.C_pillars, cv=params.cv, random_state=params.seed).fit(X, Y)
