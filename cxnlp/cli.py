@@ -110,9 +110,7 @@ def train(
         labelled = load_labelled(data, allow_warnings=allow_warnings)
         for problem in labelled.problems:
             err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
-        settings = Settings.load(config)
-        embedder = SentenceTransformerEmbedder(settings.embedder, batch_size=settings.batch_size,
-                                               device=settings.device, cache_dir=settings.cache_dir)
+        embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
         card = train_heads(labelled, embedder, output, TrainParams(seed=seed))
     console.print(f"Trained on {card['n_train']} comments -> [bold]{output}[/]")
     if card["metrics"]:

@@ -8,11 +8,14 @@ import hashlib
 import os
 import sqlite3
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
 from cxnlp.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from cxnlp.config import Settings
 
 ProgressCallback = Callable[[int], None]
 
@@ -111,6 +114,11 @@ class SentenceTransformerEmbedder:
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dimension())
         self.cache = EmbeddingCache(Path(cache_dir) / "embeddings.sqlite") if cache_dir else None
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "SentenceTransformerEmbedder":
+        return cls(settings.embedder, batch_size=settings.batch_size, device=settings.device,
+                   cache_dir=settings.cache_dir)
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Embed `texts` (one row each), embedding each distinct uncached text once."""

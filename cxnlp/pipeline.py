@@ -213,10 +213,7 @@ class Pipeline:
     def load(cls, path: Path | str | None = None, settings: Settings | None = None) -> "Pipeline":
         """Load the default models (from `models/`), or the classifier directory at `path`."""
         settings = settings or Settings.load()
-        embedder = SentenceTransformerEmbedder(
-            settings.embedder, batch_size=settings.batch_size, device=settings.device, cache_dir=settings.cache_dir
-        )
-        return cls(embedder, ClassifierHeads.load(path or settings.classifier))
+        return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(path or settings.classifier))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)
