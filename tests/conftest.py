@@ -60,18 +60,21 @@ TOY_ROWS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def toy_labelled(tmp_path_factory):
+def toy_frame(train_copies: int, test_copies: int = 0):
+    """TOY_ROWS repeated, each copy made distinct by a suffix (the loader rejects repeated texts
+    with different labels, and cross-validation needs a few positives per pillar and fold)."""
     import pandas as pd
 
+    rows = [(f"{text} {'x' * k}".strip(), lang, pillars, sentiment, "train" if k < train_copies else "test")
+            for k in range(train_copies + test_copies) for text, lang, pillars, sentiment in TOY_ROWS]
+    return pd.DataFrame(rows, columns=["text", "lang", "pillars", "sentiment", "split"])
+
+
+@pytest.fixture(scope="session")
+def toy_labelled(tmp_path_factory):
     from cxnlp.training.data import load_labelled
 
-    rows = TOY_ROWS * 3  # cross-validation needs a few positives per pillar and fold
-    frame = pd.DataFrame(
-        [(f"{t}{' ' + 'x' * k if k else ''}", lang, p, s, "train") for k, (t, lang, p, s) in
-         ((i // len(TOY_ROWS), r) for i, r in enumerate(rows))],
-        columns=["text", "lang", "pillars", "sentiment", "split"],
-    )
+    frame = toy_frame(3)
     path = tmp_path_factory.mktemp("labelled") / "toy.csv"
     frame.to_csv(path, index=False)
     return load_labelled([path], allow_warnings=True)

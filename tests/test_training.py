@@ -1,9 +1,8 @@
 import json
 
 import numpy as np
-import pandas as pd
 
-from conftest import TOY_ROWS, HashingEmbedder
+from conftest import TOY_ROWS, HashingEmbedder, toy_frame
 from cxnlp.pipeline import ClassifierHeads
 from cxnlp.training.data import load_labelled
 from cxnlp.training.evaluate import pillar_metrics
@@ -21,10 +20,8 @@ def test_pillar_metrics_counts_per_pillar_and_micro():
 
 
 def test_train_writes_a_loadable_model_with_card_and_test_metrics(tmp_path):
-    rows = [(f"{t} {'x' * k}".strip(), lang, p, s, "test" if k == 3 else "train")
-            for k in range(4) for t, lang, p, s in TOY_ROWS]
     path = tmp_path / "labelled.csv"
-    pd.DataFrame(rows, columns=["text", "lang", "pillars", "sentiment", "split"]).to_csv(path, index=False)
+    toy_frame(3, test_copies=1).to_csv(path, index=False)
     data = load_labelled([path], allow_warnings=True)
     out = tmp_path / "model"
     card = train(data, HashingEmbedder(), out, TrainParams(cv=3))
