@@ -28,6 +28,7 @@ UNDETERMINED = "und"
 LANGDETECT_ALIASES = {"sv": "sv", "no": "no", "da": "no", "en": "en"}
 FOREIGN_MIN_WORDS = 5
 FOREIGN_MIN_PROB = 0.9
+NORDIC_LETTERS = "åäöæø"
 ASCII_FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "æ": "ae", "ø": "o"})
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
@@ -82,7 +83,9 @@ class LanguageDetector:
         detector = {} if decisive else self._langdetect(lowered)
         if total_votes == 0 and not detector:
             return LanguageGuess(UNDETERMINED, 0.0)
-        lexical_weight = 1.0 if decisive or not detector else (0.7 if len(words) < self.short_words else 0.35)
+        # langdetect tells Swedish from Norwegian largely by å/ä/ö vs æ/ø; without them, trust the words more
+        leans_on_words = len(words) < self.short_words or not any(ch in lowered for ch in NORDIC_LETTERS)
+        lexical_weight = 1.0 if decisive or not detector else (0.7 if leans_on_words else 0.35)
         if total_votes == 0:
             lexical_weight = 0.0
         scores = {
