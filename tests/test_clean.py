@@ -43,12 +43,14 @@ def test_html_unicode_whitespace_and_emoji():
     assert clean_text(float("nan")) == ""
 
 
-@pytest.mark.parametrize("text", ["", "-", "N/A", "...", "Inget att tillägga.", "ingen kommentar", "nothing to add", "Veit ikkje", "xxx"])
+@pytest.mark.parametrize(
+    "text", ["", "-", "N/A", "...", "Inget att tillägga.", "ingen kommentar", "nothing to add", "Veit ikkje", "xxx", "Ok."]
+)
 def test_survey_noise_is_flagged(text):
     assert is_noise(clean_text(text))
 
 
-@pytest.mark.parametrize("text", ["bra", "👍", "ok", "nej, inte alls nöjd", "No one called me back"])
+@pytest.mark.parametrize("text", ["bra", "👍", "helt ok", "nej, inte alls nöjd", "No one called me back"])
 def test_short_real_answers_are_not_noise(text):
     assert not is_noise(clean_text(text))
 
