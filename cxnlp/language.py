@@ -4,7 +4,7 @@ langdetect alone is unreliable on survey comments: it is random unless seeded, i
 confuses Norwegian with Danish and Swedish, and a two-word comment gives it almost
 nothing to go on. So its probabilities (seeded, restricted to the supported languages)
 are blended with votes from a table of common words and letters per language, and the
-word votes weigh more the shorter the comment.
+word votes weigh more on short comments and on comments typed without å/ä/ö/æ/ø.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ UNDETERMINED = "und"
 LANGDETECT_ALIASES = {"sv": "sv", "no": "no", "da": "no", "en": "en"}
 FOREIGN_MIN_WORDS = 5
 FOREIGN_MIN_PROB = 0.9
-NORDIC_LETTERS = "åäöæø"
 ASCII_FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "æ": "ae", "ø": "o"})
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
@@ -47,6 +46,7 @@ def _load_markers() -> tuple[dict[str, dict[str, float]], dict[str, str]]:
 
 
 WORD_VOTES, LETTER_LANG = _load_markers()
+NORDIC_LETTERS = frozenset("å" + "".join(LETTER_LANG))  # what langdetect tells sv from no by
 
 
 @dataclass(frozen=True)
