@@ -49,6 +49,11 @@ class TextFeatures:
         self.char_, self.word_ = (v.fit(texts) for v in self._vectorizers())
         return self
 
+    @property
+    def n_ngram_features(self) -> int:
+        """Columns after the embedding: what a head's width minus this must equal the embedder's."""
+        return len(self.char_.vocabulary_) + len(self.word_.vocabulary_)
+
     def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> csr_matrix:
         if len(texts) != embeddings.shape[0]:
             raise ValueError(f"{len(texts)} texts but {embeddings.shape[0]} embedding rows")

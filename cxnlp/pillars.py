@@ -84,8 +84,12 @@ class PillarClassifier:
         scores = np.asarray(X @ self.coef_.T + self.intercept_)
         return _sigmoid(scores * self.calibration_[:, 0] + self.calibration_[:, 1])
 
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """0/1 per pillar from probabilities (which the caller may have edited, e.g. zeroed for noise)."""
+        return (proba >= self.thresholds_).astype(int)
+
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+        return self.decide(self.predict_proba(X))
 
     def save(self, path: Path) -> None:
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "calibration": self.calibration_,

@@ -202,7 +202,7 @@ class Pipeline:
         self.segmenter = segmenter or Segmenter()
         if heads.embedder_id != embedder.model_id:
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
-        expected = heads.pillars.coef_.shape[1] - len(heads.features.char_.vocabulary_) - len(heads.features.word_.vocabulary_)
+        expected = heads.pillars.coef_.shape[1] - heads.features.n_ngram_features
         if expected != embedder.dim:
             raise ModelNotFoundError(
                 f"classifier expects {expected}-d embeddings but the embedder gives {embedder.dim}; "
@@ -222,7 +222,7 @@ class Pipeline:
         X = prep.comment_features(heads.features)
         proba = heads.pillars.predict_proba(X)
         proba[prep.noise] = 0.0
-        pred = (proba >= heads.pillars.thresholds_).astype(int)
+        pred = heads.pillars.decide(proba)
         embed_clauses(prep, self.embedder, np.flatnonzero(pred.any(axis=1)), tracker)
         polarity = self._pillar_polarity(pred, prep)
         overall = heads.overall.predict_proba(X)
