@@ -5,10 +5,20 @@
     >>> scored = pipe.score(df, text_col="comment")
 """
 
+from importlib import import_module
+
 from cxnlp.config import Settings
 from cxnlp.errors import CxnlpError, InputFileError, MissingColumnError, ModelNotFoundError
-from cxnlp.pillars import PILLARS
-from cxnlp.pipeline import OUTPUT_COLUMNS, Pipeline
+
+# Imported on first use, so `cxnlp --help` does not pay for spaCy, scikit-learn and torch.
+_LAZY = {"Pipeline": "cxnlp.pipeline", "OUTPUT_COLUMNS": "cxnlp.pipeline", "PILLARS": "cxnlp.pillars"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cxnlp' has no attribute {name!r}")
+
 
 __all__ = [
     "Pipeline",
