@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -28,6 +29,19 @@ models_app = typer.Typer(help="Build and inspect models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 err_console = Console(stderr=True)
 console = Console()
+
+
+class Period(str, Enum):
+    month = "month"
+    week = "week"
+
+
+class ReportLanguage(str, Enum):
+    en = "en"
+    sv = "sv"
+    no = "no"
+
+
 TEXT_COLUMN_GUESSES = ("comment", "text", "feedback", "kommentar", "kommentaari", "svar", "review")
 
 
@@ -152,6 +166,51 @@ def _print_metrics(metrics: dict) -> None:
         for row in rows[1:]:
             table.add_row(*row)
         console.print(table)
+
+
+@app.command()
+def report(
+    scored: Annotated[Path, typer.Argument(help="Output of `cxnlp score` (CSV, TSV, XLSX or Parquet).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write; summary.json and CSV tables go beside it.")],
+    date_col: Annotated[Optional[str], typer.Option(help="Column with the response date, for trends and 'since when'.")] = None,
+    nps_col: Annotated[Optional[str], typer.Option(help="Column with the 0-10 likelihood-to-recommend answer.")] = None,
+    rating_col: Annotated[Optional[str], typer.Option(help="A numeric rating (e.g. CSAT) to use instead of NPS; impact is on its mean.")] = None,
+    segment_col: Annotated[Optional[list[str]], typer.Option("--segment-col", "-s", help="Column to break pillars down by (repeatable); language is always included.")] = None,
+    period: Annotated[Period, typer.Option(help="Trend period.")] = Period.month,
+    lang: Annotated[ReportLanguage, typer.Option(help="Language of the report's text.")] = ReportLanguage.en,
+    weights: Annotated[str, typer.Option(help="CX index weights: 'equal', 'kpmg' (personalization and integrity doubled) or e.g. 'integrity=2,empathy=1.5'.")] = "equal",
+    min_n: Annotated[int, typer.Option(min=1, help="Fewest comments behind a flagged segment cell or trend change.")] = 30,
+    quotes: Annotated[bool, typer.Option(help="Pick evidence quotes by embedding similarity (loads the embedder).")] = True,
+    config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the report's path.")] = False,
+) -> None:
+    """Turn scored comments into a self-contained HTML report of where the experience breaks down."""
+    from cxnlp.aggregate import InsightOptions, build_insights, parse_weights
+    from cxnlp.io import read_table
+    from cxnlp.report import ReportWriter
+
+    with _user_errors():
+        if nps_col and rating_col:
+            raise CxnlpError("pass either --nps-col or --rating-col, not both")
+        df = read_table(scored)
+        options = InsightOptions(
+            rating_col=nps_col or rating_col, rating_kind="nps" if nps_col else "mean", date_col=date_col,
+            period=period.value, segment_cols=tuple(segment_col or ()), weights=parse_weights(weights), min_n=min_n,
+        )
+        embedder = None
+        if quotes:
+            from cxnlp.embed import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
+        insights = build_insights(df, options, embedder, source=scored)
+        files = ReportWriter(lang.value, source=scored.name).write(insights, output)
+    if quiet:
+        print(files.html)
+        return
+    console.print(f"Report written to [bold]{files.html}[/] (+ {files.summary.name}, {len(files.tables)} CSV tables)")
+    writer = ReportWriter(lang.value)
+    for rank, finding in enumerate(insights.findings[:5], 1):
+        console.print(f"{rank}. {writer.statement(finding, insights)}", highlight=False)
 
 
 @models_app.command("build-embedder")

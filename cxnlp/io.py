@@ -71,6 +71,16 @@ def write_table(df: pd.DataFrame, path: Path | str) -> Path:
     return path
 
 
+def atomic_write_text(path: Path | str, text: str) -> Path:
+    """Write UTF-8 text through a temporary file, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
     raw = path.read_bytes()
     text, used_encoding = _decode(path, raw, encoding)

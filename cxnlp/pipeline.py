@@ -40,6 +40,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     *(f"cx_{p}_sentiment" for p in PILLARS),
     "cx_sentiment",
     "cx_sentiment_score",
+    "cx_model_version",
 )
 
 
@@ -262,6 +263,7 @@ class Pipeline:
             out[f"cx_{p}_sentiment"] = [pol.get(p, "") for pol in a.pillar_polarity]
         out["cx_sentiment"] = a.sentiment
         out["cx_sentiment_score"] = np.round(a.sentiment_score, 4)
+        out["cx_model_version"] = self.heads.version
         return out
 
 

@@ -100,3 +100,34 @@ def real_pipeline():
     from cxnlp.pipeline import Pipeline
 
     return Pipeline.load(settings=Settings(embedder=str(EMBEDDER_DIR), classifier=str(CLASSIFIER_DIR), cache_dir=None))
+
+
+def scored_frame(n: int = 3000, seed: int = 0, planted: bool = True):
+    """A scored survey export as `Pipeline.score` writes it, with known truth: every pillar is
+    mentioned negatively at the same base rate everywhere, except (when `planted`) time and
+    effort in the app channel, which jumps from 2026-09 on. NPS follows the comment's tone."""
+    import pandas as pd
+
+    from cxnlp.pillars import PILLARS
+
+    rng = np.random.default_rng(seed)
+    channels = rng.choice(["app", "phone", "store", "web"], n)
+    dates = pd.Timestamp("2026-04-01") + pd.to_timedelta(rng.integers(0, 214, n), unit="D")
+    noise = rng.random(n) < 0.05
+    frame = pd.DataFrame({"response_id": [f"R{i}" for i in range(n)], "channel": channels,
+                          "journey": rng.choice(["billing", "support", "purchase"], n),
+                          "submitted_at": dates.strftime("%Y-%m-%dT%H:%M:%S"),
+                          "cx_lang": rng.choice(["sv", "no", "en"], n), "cx_noise": noise,
+                          "cx_model_version": "test"})
+    late_app = (channels == "app") & (dates >= pd.Timestamp("2026-09-01"))
+    negatives = np.zeros(n)
+    for p in PILLARS:
+        neg_rate = np.where(late_app, 0.6, 0.08) if (planted and p == "time_and_effort") else 0.08
+        draw = rng.random(n)
+        label = np.where(draw < neg_rate, "negative", np.where(draw < neg_rate + 0.1, "positive", ""))
+        frame[f"cx_{p}_sentiment"] = np.where(noise, "", label)
+        negatives += frame[f"cx_{p}_sentiment"].eq("negative")
+    frame["cx_text"] = np.where(noise, "-", [f"comment {i} about the {c} with {int(k)} complaints"
+                                             for i, (c, k) in enumerate(zip(channels, negatives))])
+    frame["nps"] = np.where(negatives > 0, rng.integers(0, 7, n), rng.integers(6, 11, n)).astype(str)
+    return frame
