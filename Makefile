@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 
 embedder: $(EMBEDDER)/model.safetensors
 
-$(EMBEDDER)/model.safetensors: $(VENV)/.installed
+$(EMBEDDER)/model.safetensors: | $(VENV)/.installed
 	$(BIN)/cxnlp models build-embedder --output $(EMBEDDER)
 
 clean:

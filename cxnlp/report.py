@@ -50,12 +50,14 @@ class ReportFiles:
 class ReportWriter:
     """Renders `Insights` in one language.
 
-    Parameters: `lang` report language (en, sv, no); `source` what the data was, shown on the page.
+    Parameters: `lang` report language (en, sv, no); `source` what the data was, shown on the
+    page; `max_findings` how many findings the page shows (all are in findings.csv).
     """
 
-    def __init__(self, lang: str = "en", source: str = "") -> None:
+    def __init__(self, lang: str = "en", source: str = "", max_findings: int = 8) -> None:
         self.text = report_text(lang)
         self.source = source
+        self.max_findings = max_findings
 
     # words -----------------------------------------------------------------------------------
     def metric_name(self, insights: Insights) -> str:
@@ -170,7 +172,8 @@ class ReportWriter:
             "trends": _figure_html(self.trend_figure(insights)) if insights.trends is not None else None,
         }
         findings = [{"statement": self.statement(f, insights), "numbers": self.finding_numbers(f), "quotes": f.quotes,
-                     "pillar": f.pillar} for f in insights.findings]
+                     "pillar": f.pillar} for f in insights.findings[: self.max_findings]]
+        more = len(insights.findings) - len(findings)
         worse = []
         if insights.trends is not None:
             for row in insights.trends[insights.trends["worse"]].itertuples():
@@ -183,7 +186,7 @@ class ReportWriter:
         period = (f"{self.period_label(cov['first_period'])} – {self.period_label(cov['last_period'])}"
                   if cov.get("first_period") else "")
         return _template().render(
-            t=t, metric=metric, figures=figures, findings=findings, worse=worse, methods=methods, coverage=cov,
+            t=t, metric=metric, figures=figures, findings=findings, more=more, worse=worse, methods=methods, coverage=cov,
             period=period, plotly_js=get_plotlyjs(), index=insights.index, rating=insights.rating,
             sections={k: v.format(metric=metric) for k, v in t["sections"].items()},
             generated=t["generated"].format(date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), source=self.source),

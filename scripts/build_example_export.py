@@ -53,7 +53,7 @@ def load_banks(folder: Path) -> pd.DataFrame:
 def random_dates(rng: np.random.Generator, n: int, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     """Uniform over the days, fewer on weekends, at office-ish hours."""
     days = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
-    weight = np.where(days.dayofweek >= 5, 0.5, 1.0)
+    weight = np.where(days.day_of_week >= 5, 0.5, 1.0)
     picked = rng.choice(days, size=n, p=weight / weight.sum())
     seconds = rng.integers(7 * 3600, 22 * 3600, size=n)
     return pd.Series(pd.to_datetime(picked) + pd.to_timedelta(seconds, unit="s"))
