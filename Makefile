@@ -15,7 +15,9 @@ export TRANSFORMERS_OFFLINE := 1
 run: embedder
 	@mkdir -p out
 	$(BIN)/cxnlp score $(EXAMPLE) -o $(SCORED) --text-col comment
-	$(BIN)/cxnlp report $(SCORED) -o $(REPORT) --date-col submitted_at --nps-col nps -s channel -s journey -s region
+	@# Exit code 3 means "a target was missed": the example misses some on purpose.
+	$(BIN)/cxnlp report $(SCORED) -o $(REPORT) --date-col submitted_at --nps-col nps -s channel -s journey -s region \
+		--config data/raw/cxnlp.toml || [ $$? -eq 3 ]
 	@echo "Scored comments: $(SCORED); report: $(REPORT)"
 
 test: embedder

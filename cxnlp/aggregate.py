@@ -29,6 +29,7 @@ from cxnlp.stats import (
     proportion_worse_p,
     wilson_interval,
 )
+from cxnlp.targets import Target, target_table
 
 RatingKind = Literal["nps", "mean"]
 PeriodKind = Literal["month", "week"]
@@ -74,6 +75,7 @@ class InsightOptions:
     n_boot: int = 1000
     n_quotes: int = 4
     seed: int = 0
+    targets: tuple[Target, ...] = ()
 
 
 class ScoredComments:
@@ -448,6 +450,7 @@ class Insights:
     cells: pd.DataFrame
     trends: pd.DataFrame | None
     findings: list[Finding]
+    targets: pd.DataFrame | None = None
 
     def summary(self) -> dict:
         """A JSON-ready digest for BI tools and for the nightly run's change since last time."""
@@ -461,6 +464,7 @@ class Insights:
             "flagged_cells": self.cells[self.cells["flagged"]].to_dict(orient="records"),
             "got_worse": worse.to_dict(orient="records") if worse is not None else None,
             "findings": [f.record() for f in self.findings],
+            "targets": self.targets.to_dict(orient="records") if self.targets is not None else None,
         }
 
 
@@ -496,4 +500,24 @@ def build_insights(df: pd.DataFrame, options: InsightOptions, embedder: Embedder
         cells=cells,
         trends=trend_table(m, periods, values, options.min_n, options.alpha) if periods is not None else None,
         findings=findings,
+        targets=target_table(list(options.targets), _target_measure(m, options)) if options.targets else None,
     )
+
+
+def _target_measure(m: ScoredComments, options: InsightOptions):
+    """A function giving a target's (value, lo, hi, n), with pillar scores computed once per scope."""
+    scores: dict[tuple[str, str] | None, pd.DataFrame] = {}
+
+    def measure(target: Target) -> tuple[float, float, float, int]:
+        if target.scope not in scores:
+            mask = (m.segment(target.scope[0]) == target.scope[1]).to_numpy() if target.scope else None
+            scores[target.scope] = pillar_scores(m, mask, options.n_boot, options.seed).set_index("pillar")
+        row = scores[target.scope].loc[target.subject]
+        if target.measure == "negative_share":
+            lo, hi = wilson_interval(row["negative"], row["comments"])
+            return float(row["negative"] / row["comments"]) if row["comments"] else np.nan, float(lo), float(hi), int(row["comments"])
+        if target.measure == "mention_share":
+            return float(row["mention_share"]), float(row["mention_share_lo"]), float(row["mention_share_hi"]), int(row["comments"])
+        return float(row[target.measure]), float(row[f"{target.measure}_lo"]), float(row[f"{target.measure}_hi"]), int(row["mentions"])
+
+    return measure

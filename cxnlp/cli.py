@@ -42,6 +42,7 @@ class ReportLanguage(str, Enum):
     no = "no"
 
 
+TARGET_MISSED_EXIT = 3  # distinct from bad input (2) and failure (1), so a scheduler can notify
 TEXT_COLUMN_GUESSES = ("comment", "text", "feedback", "kommentar", "kommentaari", "svar", "review")
 
 
@@ -181,21 +182,28 @@ def report(
     weights: Annotated[str, typer.Option(help="CX index weights: 'equal', 'kpmg' (personalization and integrity doubled) or e.g. 'integrity=2,empathy=1.5'.")] = "equal",
     min_n: Annotated[int, typer.Option(min=1, help="Fewest comments behind a flagged segment cell or trend change.")] = 30,
     quotes: Annotated[bool, typer.Option(help="Pick evidence quotes by embedding similarity (loads the embedder).")] = True,
+    targets: Annotated[Optional[Path], typer.Option(help="TOML file with a [targets] table (default: the --config file, or ./cxnlp.toml if present).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the report's path.")] = False,
 ) -> None:
-    """Turn scored comments into a self-contained HTML report of where the experience breaks down."""
+    """Turn scored comments into a self-contained HTML report of where the experience breaks down.
+
+    Exit code 3 when a target is missed significantly (one TARGET MISSED line each on stderr).
+    """
     from cxnlp.aggregate import InsightOptions, build_insights, parse_weights
     from cxnlp.io import read_table
     from cxnlp.report import ReportWriter
+    from cxnlp.targets import alert_lines, load_targets
 
     with _user_errors():
         if nps_col and rating_col:
             raise CxnlpError("pass either --nps-col or --rating-col, not both")
+        targets_file = targets or config or (Path("cxnlp.toml") if Path("cxnlp.toml").is_file() else None)
         df = read_table(scored)
         options = InsightOptions(
             rating_col=nps_col or rating_col, rating_kind="nps" if nps_col else "mean", date_col=date_col,
             period=period.value, segment_cols=tuple(segment_col or ()), weights=parse_weights(weights), min_n=min_n,
+            targets=tuple(load_targets(targets_file)) if targets_file else (),
         )
         embedder = None
         if quotes:
@@ -206,11 +214,16 @@ def report(
         files = ReportWriter(lang.value, source=scored.name).write(insights, output)
     if quiet:
         print(files.html)
-        return
-    console.print(f"Report written to [bold]{files.html}[/] (+ {files.summary.name}, {len(files.tables)} CSV tables)")
-    writer = ReportWriter(lang.value)
-    for rank, finding in enumerate(insights.findings[:5], 1):
-        console.print(f"{rank}. {writer.statement(finding, insights)}", highlight=False)
+    else:
+        console.print(f"Report written to [bold]{files.html}[/] (+ {files.summary.name}, {len(files.tables)} CSV tables)")
+        writer = ReportWriter(lang.value)
+        for rank, finding in enumerate(insights.findings[:5], 1):
+            console.print(f"{rank}. {writer.statement(finding, insights)}", highlight=False)
+    alerts = alert_lines(insights.targets) if insights.targets is not None else []
+    for line in alerts:
+        err_console.print(line, highlight=False, soft_wrap=True)
+    if alerts:
+        raise typer.Exit(TARGET_MISSED_EXIT)
 
 
 @models_app.command("build-embedder")

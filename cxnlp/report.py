@@ -94,6 +94,21 @@ class ReportWriter:
             line += t["rise"].format(before=_pct(finding.change.rate_before), period=self.period_label(finding.change.since))
         return line
 
+    def target_rows(self, insights: Insights) -> list[dict]:
+        """The target table in the report's words."""
+        if insights.targets is None:
+            return []
+        t = self.text["targets"]
+        rows = []
+        for row in insights.targets.itertuples():
+            subject = t["effort"] if row.subject == "effort" else self.text["pillars"][row.subject]
+            measure = t["measures"].get(row.measure, row.measure.replace("_", " "))
+            where = f" · {self.segment_label(row.segment)} {row.value_of_segment}" if row.segment else ""
+            rows.append({"measure": f"{subject}: {measure}{where}", "target": row.target, "value": f"{row.value:.3g}",
+                         "interval": f"{row.lo:.3g} – {row.hi:.3g}", "n": row.n, "status": row.status,
+                         "status_text": t["status"][row.status]})
+        return rows
+
     # figures ---------------------------------------------------------------------------------
     def scores_figure(self, insights: Insights) -> go.Figure:
         s = insights.scores.iloc[::-1]
@@ -182,11 +197,12 @@ class ReportWriter:
         weights = ", ".join(f"{t['pillars'][p]} {w:g}" for p, w in opts.weights.items())
         methods = [m.format(n_boot=opts.n_boot, weights=weights, alpha=opts.alpha, min_n=opts.min_n, metric=metric)
                    for m in t["methods"]]
+        targets = self.target_rows(insights)
         cov = insights.coverage
         period = (f"{self.period_label(cov['first_period'])} – {self.period_label(cov['last_period'])}"
                   if cov.get("first_period") else "")
         return _template().render(
-            t=t, metric=metric, figures=figures, findings=findings, more=more, worse=worse, methods=methods, coverage=cov,
+            t=t, metric=metric, figures=figures, findings=findings, more=more, worse=worse, targets=targets, methods=methods, coverage=cov,
             period=period, plotly_js=get_plotlyjs(), index=insights.index, rating=insights.rating,
             sections={k: v.format(metric=metric) for k, v in t["sections"].items()},
             generated=t["generated"].format(date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), source=self.source),
@@ -203,6 +219,8 @@ class ReportWriter:
             tables["impact.csv"] = insights.impact
         if insights.trends is not None:
             tables["trends.csv"] = insights.trends
+        if insights.targets is not None:
+            tables["targets.csv"] = insights.targets
         written = [write_table(frame, folder / name) for name, frame in tables.items()]
         summary = folder / "summary.json"
         atomic_write_text(summary, json.dumps(_plain(insights.summary()), indent=2, ensure_ascii=False))
