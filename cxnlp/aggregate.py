@@ -260,14 +260,7 @@ def segment_table(m: ScoredComments, segments: dict[str, pd.Series], min_n: int 
                 })
     table = pd.DataFrame(rows, columns=["segment", "value", "pillar", "comments", "negative", "negative_rate",
                                         "rest_negative_rate", "net_sentiment", "p_value"])
-    tested = table["p_value"].notna().to_numpy()
-    table["q_value"] = np.nan
-    table.loc[tested, "q_value"] = benjamini_hochberg(table.loc[tested, "p_value"].to_numpy())
-    table["flagged"] = tested & (table["q_value"] < alpha).to_numpy()
-    lo, hi = wilson_interval(table["negative"], table["comments"])
-    table.insert(6, "negative_rate_lo", lo)
-    table.insert(7, "negative_rate_hi", hi)
-    return table
+    return _flag_significant(table, "flagged", alpha)
 
 
 def trend_table(m: ScoredComments, periods: pd.Series, values: np.ndarray | None = None,
@@ -300,13 +293,19 @@ def trend_table(m: ScoredComments, periods: pd.Series, values: np.ndarray | None
         prev = (n, k)
     table = pd.DataFrame(rows, columns=["period", "pillar", "comments", "negative", "negative_rate",
                                         "net_sentiment", "rating", "change", "p_value"])
+    return _flag_significant(table, "worse", alpha)
+
+
+def _flag_significant(table: pd.DataFrame, flag: str, alpha: float) -> pd.DataFrame:
+    """Add BH q-values over the tested rows, the `flag` column, and the negative rate's interval."""
     tested = table["p_value"].notna().to_numpy()
     table["q_value"] = np.nan
     table.loc[tested, "q_value"] = benjamini_hochberg(table.loc[tested, "p_value"].to_numpy())
-    table["worse"] = tested & (table["q_value"] < alpha).to_numpy()
+    table[flag] = tested & (table["q_value"] < alpha).to_numpy()
     lo, hi = wilson_interval(table["negative"], table["comments"])
-    table.insert(5, "negative_rate_lo", lo)
-    table.insert(6, "negative_rate_hi", hi)
+    at = table.columns.get_loc("negative_rate") + 1
+    table.insert(at, "negative_rate_lo", lo)
+    table.insert(at + 1, "negative_rate_hi", hi)
     return table
 
 
