@@ -425,15 +425,17 @@ def find_breakdowns(m: ScoredComments, segments: dict[str, pd.Series], cells: pd
     return kept
 
 
-def representative_quotes(texts: Sequence[str], embedder: Embedder, k: int = 4) -> list[str]:
-    """The k distinct texts closest to the centroid of all of them in embedding space."""
+def representative_quotes(texts: Sequence[str], embedder: Embedder, k: int = 4,
+                          exclude: frozenset[str] = frozenset()) -> list[str]:
+    """The k distinct texts closest to the centroid of all of them in embedding space,
+    skipping those in `exclude` (quoted already for a higher-ranked finding)."""
     unique = list(dict.fromkeys(t for t in texts if t.strip()))
-    if len(unique) <= k:
-        return unique
+    if not unique:
+        return []
     vectors = embedder.encode(unique)
-    centroid = vectors.mean(axis=0)
-    order = np.argsort(-(vectors @ centroid), kind="stable")
-    return [unique[i] for i in order[:k]]
+    closeness = vectors @ vectors.mean(axis=0)
+    order = np.argsort(-closeness, kind="stable")
+    return [unique[i] for i in order if unique[i] not in exclude][:k]
 
 
 @dataclass
@@ -481,8 +483,10 @@ def build_insights(df: pd.DataFrame, options: InsightOptions, embedder: Embedder
     findings = find_breakdowns(m, segments, cells, periods, values, options)
     if embedder is not None:
         texts = m.frame["cx_text"].fillna("").astype(str).to_numpy()
+        quoted: set[str] = set()
         for f in findings:
-            f.quotes = representative_quotes(list(texts[f.rows]), embedder, options.n_quotes)
+            f.quotes = representative_quotes(list(texts[f.rows]), embedder, options.n_quotes, frozenset(quoted))
+            quoted.update(f.quotes)
     langs = m.frame["cx_lang"].astype(str).value_counts().to_dict() if "cx_lang" in df.columns else {}
     coverage = {
         "rows": len(m), "comments": int(m.valid.sum()), "noise_or_empty": int(len(m) - m.valid.sum()),
