@@ -115,3 +115,13 @@ def _scored(frame):
     for p in PILLARS:
         out[f"cx_{p}_sentiment"] = ""
     return out
+
+
+def test_quotes_are_central_distinct_and_not_repeated():
+    from cxnlp.aggregate import representative_quotes
+
+    texts = ["slow app login", "slow app again", "slow app login", "app slow login today", "lovely staff"]
+    quotes = representative_quotes(texts, HashingEmbedder(), k=2)
+    assert len(quotes) == 2 and "lovely staff" not in quotes and len(set(quotes)) == 2
+    again = representative_quotes(texts, HashingEmbedder(), k=2, exclude=frozenset(quotes))
+    assert not set(again) & set(quotes)
