@@ -34,6 +34,9 @@ from cxnlp.targets import Target, target_table
 RatingKind = Literal["nps", "mean"]
 PeriodKind = Literal["month", "week"]
 LANGUAGE_SEGMENT = "cx_lang"
+EFFORT_VALUE_COLUMNS = {"wait_minutes": "cx_wait_minutes", "contacts": "cx_contacts", "steps": "cx_steps"}
+EFFORT_MEASURES = ("median_wait_minutes", "p90_wait_minutes", "multi_contact_share", "over_three_steps_share")
+MAX_STEPS = 3  # past about three steps, recommendation drops: the rule the effort section tests
 WEIGHT_PRESETS: dict[str, dict[str, float]] = {
     "equal": {p: 1.0 for p in PILLARS},
     # KPMG's Customer Experience Excellence research reports personalization and integrity as
@@ -100,6 +103,15 @@ class ScoredComments:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def effort(self) -> pd.DataFrame | None:
+        """Wait minutes, contacts and steps per row (NaN where none was reported, or for noise),
+        or None when the file was scored without effort extraction."""
+        if not all(c in self.frame.columns for c in EFFORT_VALUE_COLUMNS.values()):
+            return None
+        values = pd.DataFrame({k: pd.to_numeric(self.frame[c], errors="coerce").astype("float64") for k, c in EFFORT_VALUE_COLUMNS.items()})
+        values.loc[~self.valid] = np.nan
+        return values
 
     def rating_values(self, column: str, kind: RatingKind) -> np.ndarray:
         """Per-row value whose mean is the metric: +100/0/-100 for NPS, the rating itself otherwise.
@@ -438,6 +450,64 @@ def representative_quotes(texts: Sequence[str], embedder: Embedder, k: int = 4,
     return [unique[i] for i in order if unique[i] not in exclude][:k]
 
 
+def rating_gap(values: np.ndarray, group: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Mean rating (the NPS, for NPS values) of a group against everyone else, and the
+    difference with a bootstrap interval."""
+    rated = ~np.isnan(values)
+    v, g = values[rated], group[rated].astype(np.float32)
+    out = {"n": int(g.sum()), "group": np.nan, "rest": np.nan, "gap": np.nan, "gap_lo": np.nan, "gap_hi": np.nan}
+    if 0 < g.sum() < g.size:
+        w = bootstrap_weights(v.size, n_boot, seed)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            samples = (w @ (v * g)) / (w @ g) - (w @ (v * (1 - g))) / (w @ (1 - g))
+        lo, hi = percentile_interval(samples)
+        inside, rest = v[g > 0].mean(), v[g == 0].mean()
+        out.update(group=float(inside), rest=float(rest), gap=float(inside - rest), gap_lo=float(lo), gap_hi=float(hi))
+    return out
+
+
+def effort_measures(effort: pd.DataFrame, rows: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict[str, tuple[float, float, float, int]]:
+    """Each effort measure as (value, lo, hi, n) over the comments in `rows`: median and 90th
+    percentile wait among comments reporting one (bootstrap intervals), and the shares of comments
+    reporting more than one contact and more than three steps (Wilson intervals)."""
+    n = int(rows.sum())
+    waits = effort.loc[rows, "wait_minutes"].dropna().to_numpy()
+    out: dict[str, tuple[float, float, float, int]] = {}
+    for name, q in (("median_wait_minutes", 50), ("p90_wait_minutes", 90)):
+        if waits.size:
+            resampled = np.random.default_rng(seed).choice(waits, size=(n_boot, waits.size))
+            lo, hi = percentile_interval(np.percentile(resampled, q, axis=1))
+            out[name] = (float(np.percentile(waits, q)), float(lo), float(hi), int(waits.size))
+        else:
+            out[name] = (np.nan, np.nan, np.nan, 0)
+    for name, column, above in (("multi_contact_share", "contacts", 1), ("over_three_steps_share", "steps", MAX_STEPS)):
+        k = int((effort.loc[rows, column] > above).sum())
+        lo, hi = wilson_interval(k, n)
+        out[name] = (k / n if n else np.nan, float(lo), float(hi), n)
+    return out
+
+
+def effort_table(m: ScoredComments, effort: pd.DataFrame, segments: dict[str, pd.Series], values: np.ndarray | None,
+                 n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Effort per segment (and for all comments): the measures above, and the rating of
+    comments reporting more than one contact, or more than three steps, against the rest."""
+    scopes = [("all", "all", m.valid)]
+    scopes += [(col, val, (series == val).to_numpy() & m.valid) for col, series in segments.items() for val in sorted(series.unique())]
+    rows = []
+    for column, value, inside in scopes:
+        row: dict[str, object] = {"segment": column, "value": value, "comments": int(inside.sum())}
+        for name, (v, lo, hi, n) in effort_measures(effort, inside, n_boot, seed).items():
+            row.update({name: v, f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_n": n})
+        if values is not None:
+            for name, column_, above in (("multi_contact", "contacts", 1), ("over_three_steps", "steps", MAX_STEPS)):
+                group = inside & (effort[column_] > above).to_numpy()
+                gap = rating_gap(np.where(inside, values, np.nan), group, n_boot, seed)
+                row.update({f"rating_{name}": gap["group"], f"rating_not_{name}": gap["rest"], f"rating_gap_{name}": gap["gap"],
+                            f"rating_gap_{name}_lo": gap["gap_lo"], f"rating_gap_{name}_hi": gap["gap_hi"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 @dataclass
 class Insights:
     """Everything the report shows, as tables and findings."""
@@ -452,6 +522,7 @@ class Insights:
     trends: pd.DataFrame | None
     findings: list[Finding]
     targets: pd.DataFrame | None = None
+    effort: pd.DataFrame | None = None
 
     def summary(self) -> dict:
         """A JSON-ready digest for BI tools and for the nightly run's change since last time."""
@@ -466,6 +537,7 @@ class Insights:
             "got_worse": worse.to_dict(orient="records") if worse is not None else None,
             "findings": [f.record() for f in self.findings],
             "targets": self.targets.to_dict(orient="records") if self.targets is not None else None,
+            "effort": self.effort.to_dict(orient="records") if self.effort is not None else None,
         }
 
 
@@ -478,6 +550,7 @@ def build_insights(df: pd.DataFrame, options: InsightOptions, embedder: Embedder
     periods = m.periods(options.date_col, options.period) if options.date_col else None
     segment_cols = list(dict.fromkeys([*options.segment_cols, *([LANGUAGE_SEGMENT] if LANGUAGE_SEGMENT in df.columns else [])]))
     segments = {c: m.segment(c) for c in segment_cols}
+    effort = m.effort()
     scores = pillar_scores(m, n_boot=options.n_boot, seed=options.seed)
     cells = segment_table(m, segments, options.min_n, options.alpha)
     findings = find_breakdowns(m, segments, cells, periods, values, options)
@@ -503,17 +576,22 @@ def build_insights(df: pd.DataFrame, options: InsightOptions, embedder: Embedder
         cells=cells,
         trends=trend_table(m, periods, values, options.min_n, options.alpha) if periods is not None else None,
         findings=findings,
-        targets=target_table(list(options.targets), _target_measure(m, options)) if options.targets else None,
+        targets=target_table(list(options.targets), _target_measure(m, effort, options)) if options.targets else None,
+        effort=effort_table(m, effort, segments, values, options.n_boot, options.seed) if effort is not None else None,
     )
 
 
-def _target_measure(m: ScoredComments, options: InsightOptions):
+def _target_measure(m: ScoredComments, effort: pd.DataFrame | None, options: InsightOptions):
     """A function giving a target's (value, lo, hi, n), with pillar scores computed once per scope."""
     scores: dict[tuple[str, str] | None, pd.DataFrame] = {}
 
     def measure(target: Target) -> tuple[float, float, float, int]:
+        mask = (m.segment(target.scope[0]) == target.scope[1]).to_numpy() if target.scope else None
+        if target.subject == "effort":
+            if effort is None:
+                raise CxnlpError(f"target '{target.describe()}': the scored file has no effort columns; score it again")
+            return effort_measures(effort, m.valid if mask is None else m.valid & mask, options.n_boot, options.seed)[target.measure]
         if target.scope not in scores:
-            mask = (m.segment(target.scope[0]) == target.scope[1]).to_numpy() if target.scope else None
             scores[target.scope] = pillar_scores(m, mask, options.n_boot, options.seed).set_index("pillar")
         row = scores[target.scope].loc[target.subject]
         if target.measure == "negative_share":

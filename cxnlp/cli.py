@@ -190,7 +190,7 @@ def report(
 
     Exit code 3 when a target is missed significantly (one TARGET MISSED line each on stderr).
     """
-    from cxnlp.aggregate import InsightOptions, build_insights, parse_weights
+    from cxnlp.aggregate import EFFORT_MEASURES, InsightOptions, build_insights, parse_weights
     from cxnlp.io import read_table
     from cxnlp.report import ReportWriter
     from cxnlp.targets import alert_lines, load_targets
@@ -203,7 +203,7 @@ def report(
         options = InsightOptions(
             rating_col=nps_col or rating_col, rating_kind="nps" if nps_col else "mean", date_col=date_col,
             period=period.value, segment_cols=tuple(segment_col or ()), weights=parse_weights(weights), min_n=min_n,
-            targets=tuple(load_targets(targets_file)) if targets_file else (),
+            targets=tuple(load_targets(targets_file, EFFORT_MEASURES)) if targets_file else (),
         )
         embedder = None
         if quotes:

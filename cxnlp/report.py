@@ -109,6 +109,25 @@ class ReportWriter:
                          "status_text": t["status"][row.status]})
         return rows
 
+    def effort_rows(self, insights: Insights) -> list[list[str]]:
+        """The effort table in the report's words: value [interval] per measure, per segment."""
+        if insights.effort is None:
+            return []
+        rows = []
+        for r in insights.effort.to_dict(orient="records"):
+            label = self.text["effort"]["all"] if r["segment"] == "all" else f"{self.segment_label(r['segment'])} {r['value']}"
+            cells = [label, str(r["comments"])]
+            for name in ("median_wait_minutes", "p90_wait_minutes"):
+                cells.append(f"{_num(r[name])} [{_num(r[name + '_lo'])}–{_num(r[name + '_hi'])}] n={r[name + '_n']}")
+            for name in ("multi_contact_share", "over_three_steps_share"):
+                cells.append(f"{_pct(r[name])} [{_pct(r[name + '_lo'])}–{_pct(r[name + '_hi'])}]")
+            if insights.rating is not None:
+                for name in ("multi_contact", "over_three_steps"):
+                    cells.append(f"{_num(r['rating_' + name])} vs {_num(r['rating_not_' + name])} "
+                                 f"[{_num(r['rating_gap_' + name + '_lo'])}–{_num(r['rating_gap_' + name + '_hi'])}]")
+            rows.append(cells)
+        return rows
+
     # figures ---------------------------------------------------------------------------------
     def scores_figure(self, insights: Insights) -> go.Figure:
         s = insights.scores.iloc[::-1]
@@ -202,7 +221,9 @@ class ReportWriter:
         period = (f"{self.period_label(cov['first_period'])} – {self.period_label(cov['last_period'])}"
                   if cov.get("first_period") else "")
         return _template().render(
-            t=t, metric=metric, figures=figures, findings=findings, more=more, worse=worse, targets=targets, methods=methods, coverage=cov,
+            t=t, metric=metric, figures=figures, findings=findings, more=more, worse=worse, targets=targets, effort=self.effort_rows(insights),
+            effort_columns=[c.format(metric=metric) for c in t["effort"]["columns"][: 8 if insights.rating else 6]],
+            effort_intro=t["effort"]["intro"].format(metric=metric), methods=methods, coverage=cov,
             period=period, plotly_js=get_plotlyjs(), index=insights.index, rating=insights.rating,
             sections={k: v.format(metric=metric) for k, v in t["sections"].items()},
             generated=t["generated"].format(date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), source=self.source),
@@ -221,6 +242,8 @@ class ReportWriter:
             tables["trends.csv"] = insights.trends
         if insights.targets is not None:
             tables["targets.csv"] = insights.targets
+        if insights.effort is not None:
+            tables["effort.csv"] = insights.effort
         written = [write_table(frame, folder / name) for name, frame in tables.items()]
         summary = folder / "summary.json"
         atomic_write_text(summary, json.dumps(_plain(insights.summary()), indent=2, ensure_ascii=False))

@@ -129,5 +129,13 @@ def scored_frame(n: int = 3000, seed: int = 0, planted: bool = True):
         negatives += frame[f"cx_{p}_sentiment"].eq("negative")
     frame["cx_text"] = np.where(noise, "-", [f"comment {i} about the {c} with {int(k)} complaints"
                                              for i, (c, k) in enumerate(zip(channels, negatives))])
-    frame["nps"] = np.where(negatives > 0, rng.integers(0, 7, n), rng.integers(6, 11, n)).astype(str)
+    # Effort as the extractor reports it: blank when none; counts below two are never reported.
+    frame["cx_wait_minutes"] = np.where(~noise & (rng.random(n) < 0.2), rng.choice([5.0, 20.0, 45.0, 120.0], n), np.nan)
+    frame["cx_contacts"] = pd.array(np.where(~noise & (rng.random(n) < 0.15), rng.integers(2, 5, n), -1), dtype="Int64")
+    frame["cx_steps"] = pd.array(np.where(~noise & (rng.random(n) < 0.1), rng.integers(2, 7, n), -1), dtype="Int64")
+    frame.loc[frame["cx_contacts"] < 0, "cx_contacts"] = pd.NA
+    frame.loc[frame["cx_steps"] < 0, "cx_steps"] = pd.NA
+    many_steps = (frame["cx_steps"] > 3).fillna(False).to_numpy()
+    detractor = (negatives > 0) | many_steps  # the three-step rule, planted
+    frame["nps"] = np.where(detractor, rng.integers(0, 7, n), rng.integers(6, 11, n)).astype(str)
     return frame

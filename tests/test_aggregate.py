@@ -125,3 +125,22 @@ def test_quotes_are_central_distinct_and_not_repeated():
     assert len(quotes) == 2 and "lovely staff" not in quotes and len(set(quotes)) == 2
     again = representative_quotes(texts, HashingEmbedder(), k=2, exclude=frozenset(quotes))
     assert not set(again) & set(quotes)
+
+
+def test_effort_section_measures_and_three_step_rule():
+    frame = scored_frame()
+    insights = build_insights(frame, OPTIONS)
+    overall = insights.effort.set_index("segment").loc["all"]
+    valid = frame["cx_text"] != "-"
+    waits = frame.loc[valid, "cx_wait_minutes"].dropna()
+    assert overall["median_wait_minutes"] == np.median(waits) and overall["median_wait_minutes_n"] == len(waits)
+    assert overall["multi_contact_share"] == pytest.approx((frame.loc[valid, "cx_contacts"] > 1).sum() / valid.sum())
+    # Everyone reporting more than three steps was planted as a detractor.
+    assert overall["rating_over_three_steps"] == -100.0
+    assert overall["rating_gap_over_three_steps_hi"] < 0
+    assert set(insights.effort["segment"]) == {"all", "channel", "journey", "cx_lang"}
+
+
+def test_frame_without_effort_columns_has_no_effort_section():
+    frame = scored_frame().drop(columns=["cx_wait_minutes", "cx_contacts", "cx_steps"])
+    assert build_insights(frame, InsightOptions(n_boot=100)).effort is None

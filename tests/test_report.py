@@ -42,7 +42,8 @@ def test_write_produces_page_summary_and_tables(tmp_path, insights):
     summary = json.loads(files.summary.read_text("utf-8"), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert summary["findings"][0]["pillar"] == "time_and_effort"
     assert summary["coverage"]["rows"] == 3000
-    assert {p.name for p in files.tables} == {"pillar_scores.csv", "segment_cells.csv", "findings.csv", "impact.csv", "trends.csv"}
+    assert {p.name for p in files.tables} == {"pillar_scores.csv", "segment_cells.csv", "findings.csv", "impact.csv", "trends.csv", "effort.csv"}
+    assert 'id="effort"' in html and "Innsats kundene beskriver" in html
     cells = pd.read_csv(tmp_path / "segment_cells.csv")
     assert cells["flagged"].sum() == 1
 
@@ -75,6 +76,7 @@ def test_report_draws_in_headless_chromium_without_errors(tmp_path, insights):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("request", lambda req: requests.append(req.url) if not req.url.startswith(("file:", "data:")) else None)
         page.goto(files.html.as_uri())
+        assert page.locator("#effort table tr").count() == 1 + 1 + 4 + 3 + 3  # header, all, channels, journeys, languages
         expected = 1 + 1 + 3 + 1  # scores, impact, three segment heatmaps (channel, journey, language), trends
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {expected}", timeout=20000)
         drawn = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(
