@@ -68,7 +68,7 @@ def score(
     text_col: Annotated[Optional[str], typer.Option("--text-col", "-t", help="Column holding the comment text (default: a column named comment/text/feedback).")] = None,
     encoding: Annotated[Optional[str], typer.Option(help="CSV encoding; detected (BOM, UTF-8, Windows-1252) when omitted.")] = None,
     delimiter: Annotated[Optional[str], typer.Option(help="CSV delimiter; detected from the header when omitted.")] = None,
-    classifier: Annotated[Optional[Path], typer.Option(help="Trained classifier directory (default: models/classifier).")] = None,
+    classifier: Annotated[Optional[Path], typer.Option(help="Trained classifier directory (default: the promoted version, see `cxnlp models list`).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings (default: ./cxnlp.toml if present).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; print only the output path.")] = False,
 ) -> None:
@@ -93,65 +93,156 @@ def score(
         console.print("Pillar mentions: " + ", ".join(f"{p} {n}" for p, n in counts.items()))
 
 
+LABELLED_DIR = DEFAULT_MODELS_DIR.parent / "data" / "labelled"
+
+
 @app.command()
 def train(
     data: Annotated[list[Path], typer.Argument(help="Labelled CSV/XLSX files (text, lang, pillars, sentiment, split).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the trained classifier.")] = DEFAULT_MODELS_DIR / "classifier",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for the new model; must not exist yet (default: a new version under --models-dir).")] = None,
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
     allow_warnings: Annotated[bool, typer.Option(help="Drop rows with problems instead of refusing to train.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed for folds and solvers.")] = 0,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
 ) -> None:
-    """Train the pillar and sentiment heads on the train split; measure them on the test split."""
+    """Train the pillar and sentiment heads on the train split, measure them on the test split, and
+    write a new model version (never overwriting one)."""
     from cxnlp.embed import SentenceTransformerEmbedder
-    from cxnlp.training.data import load_labelled
-    from cxnlp.training.train import TrainParams, train as train_heads
+    from cxnlp.training.train import TrainParams, train as train_model
 
     with _user_errors():
-        labelled = load_labelled(data, allow_warnings=allow_warnings)
-        for problem in labelled.problems:
-            err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+        labelled = _load_labelled(data, allow_warnings)
         embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
-        card = train_heads(labelled, embedder, output, TrainParams(seed=seed))
-    console.print(f"Trained on {card['n_train']} comments -> [bold]{output}[/]")
+        card = train_model(labelled, embedder, models_dir, TrainParams(seed=seed), output_dir=output)
+    console.print(f"Trained on {card['n_train']} comments -> [bold]{models_dir / card['version'] if output is None else output}[/]")
     if card["metrics"]:
         _print_metrics(card["metrics"])
+    console.print(f"Make it the default with `cxnlp models promote {card['version']}`.")
+
+
+def _load_labelled(data: list[Path] | None, allow_warnings: bool = False):
+    """Labelled files (default: data/labelled/*.csv), validation warnings printed."""
+    from cxnlp.training.data import load_labelled
+
+    labelled = load_labelled(data or sorted(LABELLED_DIR.glob("*.csv")), allow_warnings=allow_warnings)
+    for problem in labelled.problems:
+        err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    return labelled
 
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="Trained classifier directory.")] = DEFAULT_MODELS_DIR / "classifier",
+    model: Annotated[Optional[Path], typer.Argument(help="Model version (directory or name under models/); default: the promoted one.")] = None,
     data: Annotated[Optional[list[Path]], typer.Argument(help="Labelled files (default: data/labelled/*.csv).")] = None,
-    split: Annotated[str, typer.Option(help="Which rows to measure on: test, train or all.")] = "test",
+    split: Annotated[str, typer.Option(help="Which rows to measure on: test, train or all (ignored with --cv).")] = "test",
+    cv: Annotated[Optional[int], typer.Option(help="Stratified k-fold cross-validation over all rows instead of a split, refitting the heads per fold (for small data).", min=2)] = None,
+    baselines: Annotated[bool, typer.Option(help="Also fit and measure the keyword, TF-IDF + logistic regression and zero-shot baselines.")] = True,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
+    html_out: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML page here.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
 ) -> None:
-    """Measure a classifier per language and per pillar, as `score` would label the comments."""
+    """Measure a classifier per language and per pillar, as `score` would label the comments, beside baselines."""
     from cxnlp.pipeline import Pipeline
-    from cxnlp.training.data import load_labelled
-    from cxnlp.training.evaluate import evaluate as run_evaluation
+    from cxnlp.training.benchmark import baseline_rows, confusion_rows, run_evaluation
+    from cxnlp.training.registry import resolve_model
+    from cxnlp.training.train import params_of
 
     with _user_errors():
-        files = data or sorted((DEFAULT_MODELS_DIR.parent / "data" / "labelled").glob("*.csv"))
-        labelled = load_labelled(files)
-        if split != "all":
-            labelled = labelled.subset(split)
-        metrics = run_evaluation(Pipeline.load(model, Settings.load(config)), labelled)
-    _print_metrics(metrics)
+        settings = Settings.load(config)
+        model_dir = resolve_model(DEFAULT_MODELS_DIR, model or settings.classifier)
+        labelled = _load_labelled(data)
+        pipeline = Pipeline.load(model_dir, settings)
+        result = run_evaluation(pipeline, labelled, params_of(model_dir), split=split, cv=cv, baselines=baselines)
+    console.print(f"{model_dir.name}: {result['protocol']}")
+    _print_metrics(result["metrics"])
+    if result["baselines"]:
+        _print_table("Pillar macro-F1 against baselines", baseline_rows(result))
+    _print_table("Which pillar is mistaken for which (rows true, columns predicted)", confusion_rows(result))
     if json_out:
-        json_out.write_text(json.dumps(metrics, indent=2), "utf-8")
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
         console.print(f"Metrics written to {json_out}")
+    if html_out:
+        from cxnlp.training.evaluation_page import render_evaluation
+
+        html_out.write_text(render_evaluation(result), "utf-8")
+        console.print(f"HTML page written to {html_out}")
+
+
+def _print_table(title: str, rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for name in rows[0]:
+        table.add_column(name)
+    for row in rows[1:]:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _print_metrics(metrics: dict) -> None:
     from cxnlp.training.evaluate import per_pillar_rows, summary_rows
 
-    for title, rows in (("Headline", summary_rows(metrics)), ("Per pillar", per_pillar_rows(metrics))):
-        table = Table(title=title)
-        for name in rows[0]:
-            table.add_column(name)
-        for row in rows[1:]:
-            table.add_row(*row)
-        console.print(table)
+    _print_table("Headline", summary_rows(metrics))
+    _print_table("Per pillar", per_pillar_rows(metrics))
+
+
+@models_app.command("list")
+def models_list(
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
+) -> None:
+    """Model versions with their test-split pillar macro-F1; * marks the default."""
+    from cxnlp.training.registry import list_versions
+
+    versions = list_versions(models_dir)
+    langs = sorted({lang for v in versions for lang in v.macro_f1}, key=lambda x: (x != "all", x))
+    rows = [["", "version", "created", "method", "trained on", *(f"macro-F1 {lang}" for lang in langs)]]
+    for v in versions:
+        rows.append(["*" if v.is_default else "", v.name, v.created, v.method, str(v.n_train),
+                     *(f"{v.macro_f1[lang]:.3f}" if lang in v.macro_f1 else "-" for lang in langs)])
+    _print_table(f"Models in {models_dir}", rows)
+
+
+@models_app.command("compare")
+def models_compare(
+    model_a: Annotated[str, typer.Argument(help="Baseline version (name or directory).")],
+    model_b: Annotated[str, typer.Argument(help="Candidate version (name or directory).")],
+    data: Annotated[Optional[list[Path]], typer.Argument(help="Labelled files (default: data/labelled/*.csv).")] = None,
+    split: Annotated[str, typer.Option(help="Which rows to compare on: test, train or all.")] = "test",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the confidence intervals.", min=100)] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
+) -> None:
+    """Compare two versions on the same comments: macro-F1 of each and a 95% bootstrap interval on B minus A."""
+    from cxnlp.training.registry import compare
+
+    with _user_errors():
+        labelled = _load_labelled(data)
+        if split != "all":
+            labelled = labelled.subset(split)
+        result = compare(models_dir, model_a, model_b, labelled, Settings.load(config), n_boot=n_boot, seed=seed)
+    rows = [["lang", "n", "macro-F1 A", "macro-F1 B", "B - A", "95% CI", "bootstrap share B better"]]
+    for lang, r in result["by_language"].items():
+        rows.append([lang, str(r["n"]), f"{r['macro_f1_a']:.3f}", f"{r['macro_f1_b']:.3f}", f"{r['difference']:+.3f}",
+                     f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]", f"{r['share_b_better']:.2f}"])
+    _print_table(f"A = {result['a']}, B = {result['b']}", rows)
+    _print_table("Per pillar F1", [["pillar", "A", "B", "support"],
+                                   *([p, f"{r['f1_a']:.3f}", f"{r['f1_b']:.3f}", str(r["support"])]
+                                     for p, r in result["per_pillar"].items())])
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2), "utf-8")
+
+
+@models_app.command("promote")
+def models_promote(
+    model: Annotated[str, typer.Argument(help="Version to make the default (name or directory under --models-dir).")],
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
+) -> None:
+    """Make a version the default classifier that `score` and `evaluate` use."""
+    from cxnlp.training.registry import promote
+
+    with _user_errors():
+        path = promote(models_dir, model)
+    console.print(f"Default classifier is now [bold]{path.name}[/] (written to {models_dir / 'DEFAULT'}).")
 
 
 @models_app.command("build-embedder")

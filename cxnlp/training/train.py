@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cxnlp.config import DEFAULT_MODELS_DIR
 from cxnlp.embed import Embedder
+from cxnlp.errors import InputFileError
 from cxnlp.features import TextFeatures
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
@@ -19,7 +22,8 @@ from cxnlp.pipeline import ClassifierHeads, Pipeline, Prepared, best_clause_per_
 from cxnlp.segment import Segmenter
 from cxnlp.sentiment import OVERALL, POLARITIES, SentimentClassifier
 from cxnlp.training.data import LabelledSet
-from cxnlp.training.evaluate import evaluate, render_model_card
+from cxnlp.training.evaluate import RowPredictions, evaluate, predict_rows, render_model_card
+from cxnlp.training.registry import new_version_dir
 
 
 @dataclass
@@ -60,31 +64,65 @@ def _polarity_examples(data: LabelledSet, prep: Prepared, clause_proba: np.ndarr
     return clause_X[rows], targets
 
 
-def train(data: LabelledSet, embedder: Embedder, output_dir: Path, params: TrainParams | None = None) -> dict:
-    """Train on the `train` split, measure on the `test` split, write heads + metrics + model card."""
+def params_of(model_dir: Path) -> TrainParams:
+    """The parameters a saved classifier was trained with (defaults where its config predates them)."""
+    config = json.loads((model_dir / "config.json").read_text("utf-8"))
+    saved = config.get("trained", {}).get("params", {})
+    return TrainParams(**{k: v for k, v in saved.items() if k in TrainParams.__dataclass_fields__})
+
+
+def cross_validate(data: LabelledSet, embedder: Embedder, params: TrainParams, fold: np.ndarray) -> RowPredictions:
+    """Out-of-fold predictions for every row, in the rows' order: one model per fold, each measured
+    on the comments it never saw. For data too small to spare a fixed test split, and for `label audit`."""
+    parts, order = [], []
+    for i in range(int(fold.max()) + 1):
+        heads = fit_heads(data.rows(fold != i), embedder, params)
+        parts.append(predict_rows(Pipeline(embedder, heads), data.rows(fold == i)))
+        order.append(np.flatnonzero(fold == i))
+    return RowPredictions.concat(parts).take(np.argsort(np.concatenate(order)))
+
+
+def train(data: LabelledSet, embedder: Embedder, models_dir: Path = DEFAULT_MODELS_DIR,
+          params: TrainParams | None = None, output_dir: Path | None = None) -> dict:
+    """Train on the `train` split, measure on the `test` split, and write a new model version
+    (heads + metrics.json + model card) to `output_dir`, by default a fresh directory under
+    `models_dir`. Never overwrites: an existing non-empty `output_dir` is refused."""
     params = params or TrainParams()
+    created = datetime.now(timezone.utc)
+    data_hash = data.data_hash()
+    output_dir = output_dir or new_version_dir(models_dir, data_hash, created)
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise InputFileError(output_dir, "already holds a model; `cxnlp train` never overwrites one, choose a new --output.")
     train_set, test_set = data.subset("train"), data.subset("test")
+    started = time.perf_counter()
     heads = fit_heads(train_set, embedder, params)
-    heads.version = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    heads.version = output_dir.name
     metrics = evaluate(Pipeline(embedder, heads), test_set) if len(test_set.frame) else {}
     card = {
         "version": heads.version,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data_hash": data.data_hash(),
+        "method": "head",
+        "created": created.isoformat(timespec="seconds"),
+        "data_hash": data_hash,
+        "data_files": sorted(set(data.frame["file"])),
         "label_counts": _label_counts(train_set),
         "n_train": len(train_set.frame),
         "n_test": len(test_set.frame),
         "params": params.__dict__,
         "embedder_id": embedder.model_id,
+        "training_minutes": round((time.perf_counter() - started) / 60, 2),
         "libraries": {name: metadata.version(name) for name in
                       ("scikit-learn", "sentence-transformers", "torch", "spacy", "langdetect", "numpy")},
         "python": platform.python_version(),
         "metrics": metrics,
     }
     heads.save(output_dir, extra_config={"trained": {k: card[k] for k in ("created", "data_hash", "params")}})
+    write_card(output_dir, card)
+    return card
+
+
+def write_card(output_dir: Path, card: dict) -> None:
     (output_dir / "metrics.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), "utf-8")
     (output_dir / "README.md").write_text(render_model_card(card), "utf-8")
-    return card
 
 
 def _label_counts(data: LabelledSet) -> dict:
