@@ -26,6 +26,8 @@ app = typer.Typer(help="Customer-experience text analytics: six CX pillars with 
                   pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Build and inspect models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+label_app = typer.Typer(help="The labelling loop: what to label next, which labels to double-check.", no_args_is_help=True)
+app.add_typer(label_app, name="label")
 err_console = Console(stderr=True)
 console = Console()
 TEXT_COLUMN_GUESSES = ("comment", "text", "feedback", "kommentar", "kommentaari", "svar", "review")
@@ -258,3 +260,60 @@ def build_embedder_cmd(
     console.print(f"Embedder built at [bold]{output}[/]: {report}")
 
 
+
+
+@label_app.command("suggest")
+def label_suggest(
+    data: Annotated[Path, typer.Argument(help="Unlabelled comments (CSV, XLSX or Parquet).")],
+    n: Annotated[int, typer.Option("-n", help="How many comments to pick.", min=1)] = 200,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the file to label (.csv or .xlsx).")] = Path("to_label.xlsx"),
+    text_col: Annotated[Optional[str], typer.Option("--text-col", "-t", help="Column holding the comment text (default: a column named comment/text/feedback).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Model version whose doubts guide the choice (default: the promoted one).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
+) -> None:
+    """Pick the comments most worth labelling next: uncertain, rare pillars first, languages balanced,
+    no near-copies. The file has the model's guess pre-filled; correct it and pass it to `cxnlp train`."""
+    from cxnlp.io import read_table, require_column, write_table
+    from cxnlp.pipeline import Pipeline
+    from cxnlp.training.labelling import suggest
+    from cxnlp.training.registry import resolve_model
+
+    with _user_errors():
+        settings = Settings.load(config)
+        model_dir = resolve_model(DEFAULT_MODELS_DIR, model or settings.classifier)
+        df = read_table(data)
+        column = text_col or _pick_text_column(list(df.columns), data)
+        require_column(df, column, data)
+        card_path = model_dir / "metrics.json"
+        label_counts = json.loads(card_path.read_text("utf-8")).get("label_counts") if card_path.is_file() else None
+        picked = suggest(Pipeline.load(model_dir, settings), df[column].tolist(), n=n, label_counts=label_counts)
+        write_table(picked, output)
+    langs = ", ".join(f"{lang} {k}" for lang, k in picked["lang"].value_counts().items())
+    console.print(f"{len(picked)} comments to label ({langs}) -> [bold]{output}[/]")
+
+
+@label_app.command("audit")
+def label_audit(
+    data: Annotated[Optional[list[Path]], typer.Argument(help="Labelled files (default: data/labelled/*.csv).")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the suspicious rows (.csv or .xlsx).")] = Path("label_audit.csv"),
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for the out-of-fold probabilities.", min=2)] = 5,
+    top: Annotated[int, typer.Option(help="How many of the most suspicious rows to print.")] = 15,
+    allow_warnings: Annotated[bool, typer.Option(help="Drop rows with problems instead of refusing.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed for folds and solvers.")] = 0,
+    config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
+) -> None:
+    """List labelled rows that are probably mislabelled, most suspicious first, from cross-validated probabilities."""
+    from cxnlp.embed import SentenceTransformerEmbedder
+    from cxnlp.io import write_table
+    from cxnlp.training.labelling import audit
+    from cxnlp.training.train import TrainParams
+
+    with _user_errors():
+        labelled = _load_labelled(data, allow_warnings)
+        embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
+        suspicious = audit(labelled, embedder, TrainParams(seed=seed), folds=folds)
+        write_table(suspicious, output)
+    console.print(f"{len(suspicious)} of {len(labelled.frame)} labelled rows look mislabelled -> [bold]{output}[/]")
+    _print_table("Most suspicious", [["where", "text", "labels", "issues"],
+                                     *([f"{Path(r.file).name}:{r.line}", r.text[:80], f"{r.pillars} / {r.sentiment}", r.issues]
+                                       for r in suspicious.head(top).itertuples())])

@@ -54,7 +54,7 @@ class RowPredictions:
     words: np.ndarray
     sentiment_true: np.ndarray
     sentiment_pred: np.ndarray
-    sentiment_conf: np.ndarray  # probability of the predicted overall sentiment
+    sentiment_proba: np.ndarray  # (n, overall labels) in the order of `cxnlp.sentiment.OVERALL`
     polarity_hits: np.ndarray  # per row: pillars found with the right polarity
     polarity_total: np.ndarray  # per row: pillars both labelled and predicted
 
@@ -81,7 +81,7 @@ def predict_rows(pipeline: "Pipeline", data: LabelledSet) -> RowPredictions:
         lang=frame["lang"].to_numpy(), Y=data.Y, P=analysis.pillar_pred, proba=analysis.pillar_proba,
         detected_lang=np.array(prep.lang), noise=np.asarray(prep.noise, dtype=bool),
         words=np.array([len(t.split()) for t in prep.text]), sentiment_true=frame["sentiment"].to_numpy(),
-        sentiment_pred=np.array(analysis.sentiment), sentiment_conf=analysis.overall_proba.max(axis=1),
+        sentiment_pred=np.array(analysis.sentiment), sentiment_proba=analysis.overall_proba,
         polarity_hits=hits, polarity_total=total,
     )
 
@@ -128,7 +128,7 @@ def metrics(rows: RowPredictions) -> dict:
         short = content & (rows.words < SHORT_WORDS)
         pillar_ece, pillar_curve = reliability(rows.proba[m], rows.Y[m])
         sentiment_ok = rows.sentiment_pred == rows.sentiment_true
-        sentiment_ece, _ = reliability(rows.sentiment_conf[m], sentiment_ok[m])
+        sentiment_ece, _ = reliability(rows.sentiment_proba[m].max(axis=1), sentiment_ok[m])
         detected_ok = rows.detected_lang == rows.lang
         results[lang] = {
             "n": int(m.sum()),
