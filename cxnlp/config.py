@@ -18,8 +18,9 @@ DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_POINTER = "DEFAULT"  # file in a models directory naming the promoted classifier
 
 
-def default_classifier(models_dir: Path = DEFAULT_MODELS_DIR) -> Path:
+def default_classifier(models_dir: Path | None = None) -> Path:
     """The classifier `cxnlp models promote` chose (named in `models/DEFAULT`), else `models/classifier`."""
+    models_dir = models_dir or DEFAULT_MODELS_DIR
     pointer = models_dir / DEFAULT_POINTER
     name = pointer.read_text("utf-8").strip() if pointer.is_file() else ""
     return models_dir / (name or "classifier")

@@ -9,13 +9,13 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
 import numpy as np
 
 from cxnlp.config import DEFAULT_POINTER, Settings, default_classifier
 from cxnlp.errors import ModelNotFoundError
 from cxnlp.pillars import PILLARS
 from cxnlp.training.data import LabelledSet
+from cxnlp.training.evaluate import RowPredictions, bootstrap_macro_f1_difference, pillar_metrics, predict_rows
 
 HEADS_FORMAT_PREFIX = "cxnlp-heads/"
 
@@ -85,19 +85,23 @@ def promote(models_dir: Path, model: Path | str) -> Path:
 
 def compare(models_dir: Path, model_a: Path | str, model_b: Path | str, data: LabelledSet,
             settings: Settings | None = None, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Score both versions on the same comments; paired-bootstrap confidence intervals on the
-    macro-F1 difference (b minus a) per language and overall, and per-pillar F1 side by side."""
-    from cxnlp.pipeline import Pipeline
-    from cxnlp.training.evaluate import bootstrap_macro_f1_difference, pillar_metrics, predict_rows
+    """Score both versions on the same comments and compare them (see `compare_predictions`)."""
+    from cxnlp.pipeline import Pipeline  # torch and spaCy load only when models are really scored
 
     paths = [resolve_model(models_dir, m) for m in (model_a, model_b)]
-    rows = [predict_rows(Pipeline.load(p, settings), data) for p in paths]
-    result = {"a": paths[0].name, "b": paths[1].name, "n": len(data.frame), "by_language": {}, "per_pillar": {}}
-    for lang in ["all", *sorted(set(rows[0].lang))]:
-        m = np.ones(len(rows[0].lang), bool) if lang == "all" else rows[0].lang == lang
-        result["by_language"][lang] = bootstrap_macro_f1_difference(rows[0].Y[m], rows[0].P[m], rows[1].P[m],
+    rows_a, rows_b = (predict_rows(Pipeline.load(p, settings), data) for p in paths)
+    return {"a": paths[0].name, "b": paths[1].name, **compare_predictions(rows_a, rows_b, n_boot=n_boot, seed=seed)}
+
+
+def compare_predictions(rows_a: RowPredictions, rows_b: RowPredictions, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Paired-bootstrap confidence intervals on the macro-F1 difference (b minus a) per language and
+    overall, and per-pillar F1 side by side. Both must be predictions for the same rows."""
+    result: dict = {"n": len(rows_a.lang), "by_language": {}}
+    for lang in ["all", *sorted(set(rows_a.lang))]:
+        m = np.ones(len(rows_a.lang), bool) if lang == "all" else rows_a.lang == lang
+        result["by_language"][lang] = bootstrap_macro_f1_difference(rows_a.Y[m], rows_a.P[m], rows_b.P[m],
                                                                     n_boot=n_boot, seed=seed)
-    per_a, per_b = (pillar_metrics(r.Y, r.P)["per_pillar"] for r in rows)
+    per_a, per_b = (pillar_metrics(r.Y, r.P)["per_pillar"] for r in (rows_a, rows_b))
     result["per_pillar"] = {p: {"f1_a": per_a[p]["f1"], "f1_b": per_b[p]["f1"], "support": per_a[p]["support"]}
                             for p in PILLARS}
     return result
