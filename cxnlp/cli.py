@@ -104,18 +104,24 @@ def train(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for the new model; must not exist yet (default: a new version under --models-dir).")] = None,
     models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
     allow_warnings: Annotated[bool, typer.Option(help="Drop rows with problems instead of refusing to train.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed for folds and solvers.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed for folds, pairs and solvers.")] = 0,
+    method: Annotated[str, typer.Option(help="head: heads on the embedder as built; setfit: also fine-tune the embedder contrastively, keep whichever wins on the test split.")] = "head",
+    setfit_pairs: Annotated[int, typer.Option(help="Contrastive pairs for --method setfit (sets its training time).", min=2)] = 3000,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
 ) -> None:
     """Train the pillar and sentiment heads on the train split, measure them on the test split, and
     write a new model version (never overwriting one)."""
     from cxnlp.embed import SentenceTransformerEmbedder
-    from cxnlp.training.train import TrainParams, train as train_model
+    from cxnlp.training.setfit import SetFitParams
+    from cxnlp.training.train import METHODS, TrainParams, train as train_model
 
     with _user_errors():
+        if method not in METHODS:
+            raise typer.BadParameter(f"expected one of {', '.join(METHODS)}", param_hint="--method")
         labelled = _load_labelled(data, allow_warnings)
         embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
-        card = train_model(labelled, embedder, models_dir, TrainParams(seed=seed), output_dir=output)
+        card = train_model(labelled, embedder, models_dir, TrainParams(seed=seed), output_dir=output, method=method,
+                           setfit=SetFitParams(pairs=setfit_pairs, seed=seed))
     console.print(f"Trained on {card['n_train']} comments -> [bold]{models_dir / card['version'] if output is None else output}[/]")
     if card["metrics"]:
         _print_metrics(card["metrics"])

@@ -213,7 +213,10 @@ class Pipeline:
     def load(cls, path: Path | str | None = None, settings: Settings | None = None) -> "Pipeline":
         """Load the default models (from `models/`), or the classifier directory at `path`."""
         settings = settings or Settings.load()
-        return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(path or settings.classifier))
+        classifier = Path(path or settings.classifier)
+        if (classifier / "embedder").is_dir():  # a SetFit-style version carries its fine-tuned embedder
+            settings = settings.model_copy(update={"embedder": str(classifier / "embedder")})
+        return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(classifier))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)

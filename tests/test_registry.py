@@ -72,3 +72,20 @@ def test_compare_two_versions_on_the_same_rows(models_dir, toy_labelled_with_tes
     assert overall["ci_low"] <= overall["difference"] <= overall["ci_high"]
     assert set(result["per_pillar"]) == {"personalization", "integrity", "expectations", "resolution",
                                          "time_and_effort", "empathy"}
+
+
+def test_models_cli_lists_and_promotes(models_dir):
+    from typer.testing import CliRunner
+
+    from cxnlp.cli import app
+
+    runner = CliRunner()
+    oldest = list_versions(models_dir)[0].name
+    promoted = runner.invoke(app, ["models", "promote", oldest, "--models-dir", str(models_dir)])
+    assert promoted.exit_code == 0, promoted.stderr
+    listed = runner.invoke(app, ["models", "list", "--models-dir", str(models_dir)], terminal_width=250)
+    assert listed.exit_code == 0
+    line = next(row for row in listed.stdout.splitlines() if oldest in row)
+    assert "*" in line and "head" in line
+    missing = runner.invoke(app, ["models", "promote", "nope", "--models-dir", str(models_dir)])
+    assert missing.exit_code == 2 and "nope: no trained classifier" in missing.stderr

@@ -220,9 +220,12 @@ def render_model_card(card: dict) -> str:
         "",
         "Pillar (multi-label, six CX pillars), pillar-polarity and overall-sentiment heads on the "
         f"embedder `{card['embedder_id']}`. Logistic regressions, Platt-calibrated, per-pillar thresholds "
-        "tuned on out-of-fold probabilities. Weights are safetensors; nothing is pickled.",
+        "tuned on out-of-fold probabilities. Weights are safetensors; nothing is pickled."
+        + (" The embedder was fine-tuned contrastively (SetFit-style) and ships in `embedder/` beside the heads."
+           if card.get("method") == "setfit" else ""),
         "",
         f"- created: {card['created']}",
+        f"- method: {card.get('method', 'head')} (training took {card.get('training_minutes', '?')} minutes)",
         f"- training data: {card['n_train']} comments, sha256 `{card['data_hash'][:16]}...`; test split: {card['n_test']}",
         f"- parameters: `{card['params']}`",
         f"- libraries: {', '.join(f'{k} {v}' for k, v in card['libraries'].items())}; Python {card['python']}",
@@ -232,6 +235,15 @@ def render_model_card(card: dict) -> str:
     ]
     for lang, counts in card["label_counts"].items():
         parts.append(f"- **{lang}**: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    comparison = card.get("method_comparison")
+    if comparison:
+        rows = [["method", *(f"macro-F1 {lang}" for lang in next(iter(comparison["candidates"].values()))["macro_f1"]),
+                 "training minutes"]]
+        for name, c in comparison["candidates"].items():
+            rows.append([name, *(f"{v:.3f}" for v in c["macro_f1"].values()), f"{c['training_minutes']:.1f}"])
+        parts += ["", "## Method", "", f"Trained both ways on the same split; kept **{comparison['kept']}**, ahead by "
+                  f"{comparison['margin_macro_f1']:.3f} pillar macro-F1 (all languages) on the test split. "
+                  f"SetFit parameters: `{comparison['setfit_params']}`.", "", _markdown(rows)]
     if metrics:
         parts += ["", "## Test-split metrics", "", "Measured by `cxnlp evaluate` on the fixed test split, which "
                   "training never sees. The test split was written by the same team as the training data, so "

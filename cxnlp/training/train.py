@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from cxnlp.sentiment import OVERALL, POLARITIES, SentimentClassifier
 from cxnlp.training.data import LabelledSet
 from cxnlp.training.evaluate import RowPredictions, evaluate, predict_rows, render_model_card
 from cxnlp.training.registry import new_version_dir
+from cxnlp.training.setfit import SetFitParams, finetune_embedder
 
 
 @dataclass
@@ -82,11 +84,22 @@ def cross_validate(data: LabelledSet, embedder: Embedder, params: TrainParams, f
     return RowPredictions.concat(parts).take(np.argsort(np.concatenate(order)))
 
 
+METHODS = ("head", "setfit")
+OWN_EMBEDDER = "embedder"  # subdirectory of a model version holding its fine-tuned embedder
+
+
 def train(data: LabelledSet, embedder: Embedder, models_dir: Path = DEFAULT_MODELS_DIR,
-          params: TrainParams | None = None, output_dir: Path | None = None) -> dict:
+          params: TrainParams | None = None, output_dir: Path | None = None, method: str = "head",
+          setfit: SetFitParams | None = None) -> dict:
     """Train on the `train` split, measure on the `test` split, and write a new model version
     (heads + metrics.json + model card) to `output_dir`, by default a fresh directory under
-    `models_dir`. Never overwrites: an existing non-empty `output_dir` is refused."""
+    `models_dir`. Never overwrites: an existing non-empty `output_dir` is refused.
+
+    `method="setfit"` also fine-tunes the embedder contrastively and fits heads on it; both
+    candidates are measured on the test split and the better one is kept (the head-only one on a
+    tie, being cheaper to run and ship), with the margin written into the model card."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     params = params or TrainParams()
     created = datetime.now(timezone.utc)
     data_hash = data.data_hash()
@@ -94,13 +107,22 @@ def train(data: LabelledSet, embedder: Embedder, models_dir: Path = DEFAULT_MODE
     if output_dir.exists() and any(output_dir.iterdir()):
         raise InputFileError(output_dir, "already holds a model; `cxnlp train` never overwrites one, choose a new --output.")
     train_set, test_set = data.subset("train"), data.subset("test")
-    started = time.perf_counter()
-    heads = fit_heads(train_set, embedder, params)
+    candidates = {"head": _timed_fit(train_set, embedder, params)}
+    if method == "setfit":
+        started = time.perf_counter()
+        tuned = finetune_embedder(embedder, train_set, output_dir / OWN_EMBEDDER, setfit or SetFitParams(seed=params.seed))
+        tuned_embedder, tuned_heads, head_minutes = _timed_fit(train_set, tuned, params)
+        candidates["setfit"] = (tuned_embedder, tuned_heads, (time.perf_counter() - started) / 60)
+    measured = {name: evaluate(Pipeline(e, h), test_set) if len(test_set.frame) else {}
+                for name, (e, h, _) in candidates.items()}
+    winner = max(candidates, key=lambda name: (_macro_f1(measured[name]), name == "head")) if len(test_set.frame) else method
+    if winner != "setfit" and (output_dir / OWN_EMBEDDER).exists():
+        shutil.rmtree(output_dir / OWN_EMBEDDER)
+    kept_embedder, heads, minutes = candidates[winner]
     heads.version = output_dir.name
-    metrics = evaluate(Pipeline(embedder, heads), test_set) if len(test_set.frame) else {}
     card = {
         "version": heads.version,
-        "method": "head",
+        "method": winner,
         "created": created.isoformat(timespec="seconds"),
         "data_hash": data_hash,
         "data_files": sorted(set(data.frame["file"])),
@@ -108,16 +130,34 @@ def train(data: LabelledSet, embedder: Embedder, models_dir: Path = DEFAULT_MODE
         "n_train": len(train_set.frame),
         "n_test": len(test_set.frame),
         "params": params.__dict__,
-        "embedder_id": embedder.model_id,
-        "training_minutes": round((time.perf_counter() - started) / 60, 2),
+        "embedder_id": kept_embedder.model_id,
+        "training_minutes": round(minutes, 2),
         "libraries": {name: metadata.version(name) for name in
                       ("scikit-learn", "sentence-transformers", "torch", "spacy", "langdetect", "numpy")},
         "python": platform.python_version(),
-        "metrics": metrics,
+        "metrics": measured[winner],
     }
-    heads.save(output_dir, extra_config={"trained": {k: card[k] for k in ("created", "data_hash", "params")}})
+    if len(candidates) > 1:
+        card["method_comparison"] = {
+            "setfit_params": (setfit or SetFitParams(seed=params.seed)).__dict__,
+            "candidates": {name: {"macro_f1": {lang: m["pillars"]["macro_f1"] for lang, m in measured[name].items()},
+                                  "training_minutes": round(candidates[name][2], 2)} for name in candidates},
+            "kept": winner,
+            "margin_macro_f1": round(abs(_macro_f1(measured["setfit"]) - _macro_f1(measured["head"])), 4),
+        }
+    heads.save(output_dir, extra_config={"trained": {k: card[k] for k in ("created", "data_hash", "params", "method")}})
     write_card(output_dir, card)
     return card
+
+
+def _timed_fit(data: LabelledSet, embedder: Embedder, params: TrainParams) -> tuple[Embedder, ClassifierHeads, float]:
+    started = time.perf_counter()
+    heads = fit_heads(data, embedder, params)
+    return embedder, heads, (time.perf_counter() - started) / 60
+
+
+def _macro_f1(metrics: dict) -> float:
+    return metrics["all"]["pillars"]["macro_f1"] if metrics else 0.0
 
 
 def write_card(output_dir: Path, card: dict) -> None:
