@@ -179,7 +179,7 @@ def evaluate(
 def _print_table(title: str, rows: list[list[str]]) -> None:
     table = Table(title=title)
     for name in rows[0]:
-        table.add_column(name)
+        table.add_column(name, overflow="fold")  # wrap long names rather than cut them
     for row in rows[1:]:
         table.add_row(*row)
     console.print(table)
@@ -201,11 +201,11 @@ def models_list(
 
     versions = list_versions(models_dir)
     langs = sorted({lang for v in versions for lang in v.macro_f1}, key=lambda x: (x != "all", x))
-    rows = [["", "version", "created", "method", "trained on", *(f"macro-F1 {lang}" for lang in langs)]]
+    rows = [["", "version", "created", "method", "trained on", *langs]]
     for v in versions:
-        rows.append(["*" if v.is_default else "", v.name, v.created, v.method, str(v.n_train),
+        rows.append(["*" if v.is_default else "", v.name, v.created[:16].replace("T", " "), v.method, str(v.n_train),
                      *(f"{v.macro_f1[lang]:.3f}" if lang in v.macro_f1 else "-" for lang in langs)])
-    _print_table(f"Models in {models_dir}", rows)
+    _print_table(f"Models in {models_dir} (pillar macro-F1 on the test split)", rows)
 
 
 @models_app.command("compare")

@@ -28,6 +28,7 @@ from cxnlp.sentiment import SentimentClassifier
 
 log = logging.getLogger(__name__)
 HEADS_CONFIG = "config.json"
+OWN_EMBEDDER = "embedder"  # subdirectory of a classifier holding its own fine-tuned embedder (SetFit-style)
 ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
@@ -214,8 +215,8 @@ class Pipeline:
         """Load the default models (from `models/`), or the classifier directory at `path`."""
         settings = settings or Settings.load()
         classifier = Path(path or settings.classifier)
-        if (classifier / "embedder").is_dir():  # a SetFit-style version carries its fine-tuned embedder
-            settings = settings.model_copy(update={"embedder": str(classifier / "embedder")})
+        if (classifier / OWN_EMBEDDER).is_dir():
+            settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER)})
         return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(classifier))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:

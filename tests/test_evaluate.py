@@ -57,3 +57,10 @@ def test_cross_validation_measures_every_row_out_of_fold(toy_pipeline, toy_label
     assert result["metrics"]["all"]["n"] == len(toy_labelled.frame)
     assert len(result["fold_macro_f1"]["model"]) == 3
     assert result["baselines"] == {} and "3-fold" in result["protocol"]
+
+
+def test_a_split_without_rows_is_a_clear_error(toy_pipeline, toy_labelled):
+    from cxnlp.errors import LabelledDataError
+
+    with pytest.raises(LabelledDataError, match="no rows in split 'test'; pass --split all, or --cv 5"):
+        run_evaluation(toy_pipeline, toy_labelled, TrainParams(cv=3))

@@ -9,6 +9,7 @@ import numpy as np
 
 from cxnlp.clean import clean_texts
 from cxnlp.embed import Embedder
+from cxnlp.errors import LabelledDataError
 from cxnlp.training.baselines import make_baselines
 from cxnlp.training.data import LabelledSet
 from cxnlp.training.evaluate import metrics, pillar_metrics, predict_rows
@@ -58,6 +59,9 @@ def run_evaluation(pipeline: "Pipeline", data: LabelledSet, params: TrainParams,
             result["baselines"] = {n: pillar_metrics_by_language(rows.lang, rows.Y, P) for n, P in predicted.items()}
     else:
         measured = data if split == "all" else data.subset(split)
+        if not len(measured.frame):
+            raise LabelledDataError(", ".join(sorted(set(data.frame["file"]))),
+                                    f"no rows in split {split!r}; pass --split all, or --cv 5 for cross-validation.")
         rows = predict_rows(pipeline, measured)
         train = data.subset("train")
         result["protocol"] = f"split {split!r}: {len(measured.frame)} comments"

@@ -19,7 +19,7 @@ from cxnlp.errors import InputFileError
 from cxnlp.features import TextFeatures
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
-from cxnlp.pipeline import ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, embed_clauses, prepare
+from cxnlp.pipeline import OWN_EMBEDDER, ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, embed_clauses, prepare
 from cxnlp.segment import Segmenter
 from cxnlp.sentiment import OVERALL, POLARITIES, SentimentClassifier
 from cxnlp.training.data import LabelledSet
@@ -85,7 +85,6 @@ def cross_validate(data: LabelledSet, embedder: Embedder, params: TrainParams, f
 
 
 METHODS = ("head", "setfit")
-OWN_EMBEDDER = "embedder"  # subdirectory of a model version holding its fine-tuned embedder
 
 
 def train(data: LabelledSet, embedder: Embedder, models_dir: Path = DEFAULT_MODELS_DIR,
