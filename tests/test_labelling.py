@@ -29,7 +29,7 @@ def test_suggestions_are_balanced_distinct_and_load_as_labelled_data(toy_pipelin
     assert not picked["text"].isin(["-", "n/a"]).any()
     counts = picked["lang"].value_counts()
     assert counts.max() - counts.min() <= 1
-    assert picked["uncertainty"].is_monotonic_decreasing
+    assert picked["priority"].is_monotonic_decreasing
     path = tmp_path / "to_label.csv"
     picked.to_csv(path, index=False)
     reloaded = load_labelled([path], allow_warnings=True)

@@ -23,7 +23,7 @@ from cxnlp.training.train import TrainParams, cross_validate
 if TYPE_CHECKING:
     from cxnlp.pipeline import Pipeline
 
-SUGGEST_COLUMNS = ("text", "lang", "pillars", "sentiment", "split", "source_row", "uncertainty", "unsure_about")
+SUGGEST_COLUMNS = ("text", "lang", "pillars", "sentiment", "split", "source_row", "priority", "unsure_about")
 
 
 def pillar_uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -98,7 +98,7 @@ def suggest(pipeline: "Pipeline", texts: Sequence[object], n: int = 200, label_c
         "sentiment": [analysis.sentiment[i] for i in chosen],
         "split": "train",
         "source_row": [i + 2 for i in chosen],  # line in the input file, header = 1
-        "uncertainty": np.round(score[chosen], 3),
+        "priority": np.round(score[chosen], 3),  # uncertainty x pillar rarity
         "unsure_about": [PILLARS[int(np.argmax(uncertainty[i]))] for i in chosen],
     }, columns=list(SUGGEST_COLUMNS))
 
