@@ -27,6 +27,8 @@ app = typer.Typer(help="Customer-experience text analytics: six CX pillars with 
                   pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Build and inspect models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+label_app = typer.Typer(help="The labelling loop: what to label next, which labels to double-check.", no_args_is_help=True)
+app.add_typer(label_app, name="label")
 err_console = Console(stderr=True)
 console = Console()
 
@@ -83,7 +85,7 @@ def score(
     text_col: Annotated[Optional[str], typer.Option("--text-col", "-t", help="Column holding the comment text (default: a column named comment/text/feedback).")] = None,
     encoding: Annotated[Optional[str], typer.Option(help="CSV encoding; detected (BOM, UTF-8, Windows-1252) when omitted.")] = None,
     delimiter: Annotated[Optional[str], typer.Option(help="CSV delimiter; detected from the header when omitted.")] = None,
-    classifier: Annotated[Optional[Path], typer.Option(help="Trained classifier directory (default: models/classifier).")] = None,
+    classifier: Annotated[Optional[Path], typer.Option(help="Trained classifier directory (default: the promoted version, see `cxnlp models list`).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings (default: ./cxnlp.toml if present).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; print only the output path.")] = False,
 ) -> None:
@@ -108,65 +110,162 @@ def score(
         console.print("Pillar mentions: " + ", ".join(f"{p} {n}" for p, n in counts.items()))
 
 
+LABELLED_DIR = DEFAULT_MODELS_DIR.parent / "data" / "labelled"
+
+
 @app.command()
 def train(
     data: Annotated[list[Path], typer.Argument(help="Labelled CSV/XLSX files (text, lang, pillars, sentiment, split).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the trained classifier.")] = DEFAULT_MODELS_DIR / "classifier",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for the new model; must not exist yet (default: a new version under --models-dir).")] = None,
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
     allow_warnings: Annotated[bool, typer.Option(help="Drop rows with problems instead of refusing to train.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed for folds and solvers.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed for folds, pairs and solvers.")] = 0,
+    method: Annotated[str, typer.Option(help="head: heads on the embedder as built; setfit: also fine-tune the embedder contrastively, keep whichever wins on the test split.")] = "head",
+    setfit_pairs: Annotated[int, typer.Option(help="Contrastive pairs for --method setfit (sets its training time).", min=2)] = 3000,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
 ) -> None:
-    """Train the pillar and sentiment heads on the train split; measure them on the test split."""
+    """Train the pillar and sentiment heads on the train split, measure them on the test split, and
+    write a new model version (never overwriting one)."""
     from cxnlp.embed import SentenceTransformerEmbedder
-    from cxnlp.training.data import load_labelled
-    from cxnlp.training.train import TrainParams, train as train_heads
+    from cxnlp.training.setfit import SetFitParams
+    from cxnlp.training.train import METHODS, TrainParams, train as train_model
 
     with _user_errors():
-        labelled = load_labelled(data, allow_warnings=allow_warnings)
-        for problem in labelled.problems:
-            err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+        if method not in METHODS:
+            raise typer.BadParameter(f"expected one of {', '.join(METHODS)}", param_hint="--method")
+        labelled = _load_labelled(data, allow_warnings)
         embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
-        card = train_heads(labelled, embedder, output, TrainParams(seed=seed))
-    console.print(f"Trained on {card['n_train']} comments -> [bold]{output}[/]")
+        card = train_model(labelled, embedder, models_dir, TrainParams(seed=seed), output_dir=output, method=method,
+                           setfit=SetFitParams(pairs=setfit_pairs, seed=seed))
+    console.print(f"Trained on {card['n_train']} comments -> [bold]{models_dir / card['version'] if output is None else output}[/]")
     if card["metrics"]:
         _print_metrics(card["metrics"])
+    console.print(f"Make it the default with `cxnlp models promote {card['version']}`.")
+
+
+def _load_labelled(data: list[Path] | None, allow_warnings: bool = False):
+    """Labelled files (default: data/labelled/*.csv), validation warnings printed."""
+    from cxnlp.training.data import load_labelled
+
+    labelled = load_labelled(data or sorted(LABELLED_DIR.glob("*.csv")), allow_warnings=allow_warnings)
+    for problem in labelled.problems:
+        err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    return labelled
 
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="Trained classifier directory.")] = DEFAULT_MODELS_DIR / "classifier",
+    model: Annotated[Optional[Path], typer.Argument(help="Model version (directory or name under models/); default: the promoted one.")] = None,
     data: Annotated[Optional[list[Path]], typer.Argument(help="Labelled files (default: data/labelled/*.csv).")] = None,
-    split: Annotated[str, typer.Option(help="Which rows to measure on: test, train or all.")] = "test",
+    split: Annotated[str, typer.Option(help="Which rows to measure on: test, train or all (ignored with --cv).")] = "test",
+    cv: Annotated[Optional[int], typer.Option(help="Stratified k-fold cross-validation over all rows instead of a split, refitting the heads per fold (for small data).", min=2)] = None,
+    baselines: Annotated[bool, typer.Option(help="Also fit and measure the keyword, TF-IDF + logistic regression and zero-shot baselines.")] = True,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
+    html_out: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML page here.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
 ) -> None:
-    """Measure a classifier per language and per pillar, as `score` would label the comments."""
+    """Measure a classifier per language and per pillar, as `score` would label the comments, beside baselines."""
     from cxnlp.pipeline import Pipeline
-    from cxnlp.training.data import load_labelled
-    from cxnlp.training.evaluate import evaluate as run_evaluation
+    from cxnlp.training.benchmark import baseline_rows, confusion_rows, run_evaluation
+    from cxnlp.training.registry import resolve_model
+    from cxnlp.training.train import params_of
 
     with _user_errors():
-        files = data or sorted((DEFAULT_MODELS_DIR.parent / "data" / "labelled").glob("*.csv"))
-        labelled = load_labelled(files)
-        if split != "all":
-            labelled = labelled.subset(split)
-        metrics = run_evaluation(Pipeline.load(model, Settings.load(config)), labelled)
-    _print_metrics(metrics)
+        settings = Settings.load(config)
+        model_dir = resolve_model(DEFAULT_MODELS_DIR, model or settings.classifier)
+        labelled = _load_labelled(data)
+        pipeline = Pipeline.load(model_dir, settings)
+        result = run_evaluation(pipeline, labelled, params_of(model_dir), split=split, cv=cv, baselines=baselines)
+    console.print(f"{model_dir.name}: {result['protocol']}")
+    _print_metrics(result["metrics"])
+    if result["baselines"]:
+        _print_table("Pillar macro-F1 against baselines", baseline_rows(result))
+    _print_table("Which pillar is mistaken for which (rows true, columns predicted)", confusion_rows(result))
     if json_out:
-        json_out.write_text(json.dumps(metrics, indent=2), "utf-8")
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), "utf-8")
         console.print(f"Metrics written to {json_out}")
+    if html_out:
+        from cxnlp.training.evaluation_page import render_evaluation
+
+        html_out.write_text(render_evaluation(result), "utf-8")
+        console.print(f"HTML page written to {html_out}")
+
+
+def _print_table(title: str, rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for name in rows[0]:
+        table.add_column(name, overflow="fold")  # wrap long names rather than cut them
+    for row in rows[1:]:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _print_metrics(metrics: dict) -> None:
     from cxnlp.training.evaluate import per_pillar_rows, summary_rows
 
-    for title, rows in (("Headline", summary_rows(metrics)), ("Per pillar", per_pillar_rows(metrics))):
-        table = Table(title=title)
-        for name in rows[0]:
-            table.add_column(name)
-        for row in rows[1:]:
-            table.add_row(*row)
-        console.print(table)
+    _print_table("Headline", summary_rows(metrics))
+    _print_table("Per pillar", per_pillar_rows(metrics))
+
+
+@models_app.command("list")
+def models_list(
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
+) -> None:
+    """Model versions with their test-split pillar macro-F1; * marks the default."""
+    from cxnlp.training.registry import list_versions
+
+    versions = list_versions(models_dir)
+    langs = sorted({lang for v in versions for lang in v.macro_f1}, key=lambda x: (x != "all", x))
+    rows = [["", "version", "created", "method", "trained on", *langs]]
+    for v in versions:
+        rows.append(["*" if v.is_default else "", v.name, v.created[:16].replace("T", " "), v.method, str(v.n_train),
+                     *(f"{v.macro_f1[lang]:.3f}" if lang in v.macro_f1 else "-" for lang in langs)])
+    _print_table(f"Models in {models_dir} (pillar macro-F1 on the test split)", rows)
+
+
+@models_app.command("compare")
+def models_compare(
+    model_a: Annotated[str, typer.Argument(help="Baseline version (name or directory).")],
+    model_b: Annotated[str, typer.Argument(help="Candidate version (name or directory).")],
+    data: Annotated[Optional[list[Path]], typer.Argument(help="Labelled files (default: data/labelled/*.csv).")] = None,
+    split: Annotated[str, typer.Option(help="Which rows to compare on: test, train or all.")] = "test",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the confidence intervals.", min=100)] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
+) -> None:
+    """Compare two versions on the same comments: macro-F1 of each and a 95% bootstrap interval on B minus A."""
+    from cxnlp.training.registry import compare
+
+    with _user_errors():
+        labelled = _load_labelled(data)
+        if split != "all":
+            labelled = labelled.subset(split)
+        result = compare(models_dir, model_a, model_b, labelled, Settings.load(config), n_boot=n_boot, seed=seed)
+    rows = [["lang", "n", "macro-F1 A", "macro-F1 B", "B - A", "95% CI", "bootstrap share B better"]]
+    for lang, r in result["by_language"].items():
+        rows.append([lang, str(r["n"]), f"{r['macro_f1_a']:.3f}", f"{r['macro_f1_b']:.3f}", f"{r['difference']:+.3f}",
+                     f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]", f"{r['share_b_better']:.2f}"])
+    _print_table(f"A = {result['a']}, B = {result['b']}", rows)
+    _print_table("Per pillar F1", [["pillar", "A", "B", "support"],
+                                   *([p, f"{r['f1_a']:.3f}", f"{r['f1_b']:.3f}", str(r["support"])]
+                                     for p, r in result["per_pillar"].items())])
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2), "utf-8")
+
+
+@models_app.command("promote")
+def models_promote(
+    model: Annotated[str, typer.Argument(help="Version to make the default (name or directory under --models-dir).")],
+    models_dir: Annotated[Path, typer.Option(help="Where model versions live.")] = DEFAULT_MODELS_DIR,
+) -> None:
+    """Make a version the default classifier that `score` and `evaluate` use."""
+    from cxnlp.training.registry import promote
+
+    with _user_errors():
+        path = promote(models_dir, model)
+    console.print(f"Default classifier is now [bold]{path.name}[/] (written to {models_dir / 'DEFAULT'}).")
 
 
 @app.command()
@@ -239,3 +338,60 @@ def build_embedder_cmd(
     console.print(f"Embedder built at [bold]{output}[/]: {report}")
 
 
+
+
+@label_app.command("suggest")
+def label_suggest(
+    data: Annotated[Path, typer.Argument(help="Unlabelled comments (CSV, XLSX or Parquet).")],
+    n: Annotated[int, typer.Option("-n", help="How many comments to pick.", min=1)] = 200,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the file to label (.csv or .xlsx).")] = Path("to_label.xlsx"),
+    text_col: Annotated[Optional[str], typer.Option("--text-col", "-t", help="Column holding the comment text (default: a column named comment/text/feedback).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Model version whose doubts guide the choice (default: the promoted one).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
+) -> None:
+    """Pick the comments most worth labelling next: uncertain, rare pillars first, languages balanced,
+    no near-copies. The file has the model's guess pre-filled; correct it and pass it to `cxnlp train`."""
+    from cxnlp.io import read_table, require_column, write_table
+    from cxnlp.pipeline import Pipeline
+    from cxnlp.training.labelling import suggest
+    from cxnlp.training.registry import resolve_model
+
+    with _user_errors():
+        settings = Settings.load(config)
+        model_dir = resolve_model(DEFAULT_MODELS_DIR, model or settings.classifier)
+        df = read_table(data)
+        column = text_col or _pick_text_column(list(df.columns), data)
+        require_column(df, column, data)
+        card_path = model_dir / "metrics.json"
+        label_counts = json.loads(card_path.read_text("utf-8")).get("label_counts") if card_path.is_file() else None
+        picked = suggest(Pipeline.load(model_dir, settings), df[column].tolist(), n=n, label_counts=label_counts)
+        write_table(picked, output)
+    langs = ", ".join(f"{lang} {k}" for lang, k in picked["lang"].value_counts().items())
+    console.print(f"{len(picked)} comments to label ({langs}) -> [bold]{output}[/]")
+
+
+@label_app.command("audit")
+def label_audit(
+    data: Annotated[Optional[list[Path]], typer.Argument(help="Labelled files (default: data/labelled/*.csv).")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the suspicious rows (.csv or .xlsx).")] = Path("label_audit.csv"),
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for the out-of-fold probabilities.", min=2)] = 5,
+    top: Annotated[int, typer.Option(help="How many of the most suspicious rows to print.")] = 15,
+    allow_warnings: Annotated[bool, typer.Option(help="Drop rows with problems instead of refusing.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed for folds and solvers.")] = 0,
+    config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
+) -> None:
+    """List labelled rows that are probably mislabelled, most suspicious first, from cross-validated probabilities."""
+    from cxnlp.embed import SentenceTransformerEmbedder
+    from cxnlp.io import write_table
+    from cxnlp.training.labelling import audit
+    from cxnlp.training.train import TrainParams
+
+    with _user_errors():
+        labelled = _load_labelled(data, allow_warnings)
+        embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
+        suspicious = audit(labelled, embedder, TrainParams(seed=seed), folds=folds)
+        write_table(suspicious, output)
+    console.print(f"{len(suspicious)} of {len(labelled.frame)} labelled rows look mislabelled -> [bold]{output}[/]")
+    _print_table("Most suspicious", [["where", "text", "labels", "issues"],
+                                     *([f"{Path(r.file).name}:{r.line}", r.text[:80], f"{r.pillars} / {r.sentiment}", r.issues]
+                                       for r in suspicious.head(top).itertuples())])

@@ -15,6 +15,15 @@ from pydantic import BaseModel, Field
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
+DEFAULT_POINTER = "DEFAULT"  # file in a models directory naming the promoted classifier
+
+
+def default_classifier(models_dir: Path | None = None) -> Path:
+    """The classifier `cxnlp models promote` chose (named in `models/DEFAULT`), else `models/classifier`."""
+    models_dir = models_dir or DEFAULT_MODELS_DIR
+    pointer = models_dir / DEFAULT_POINTER
+    name = pointer.read_text("utf-8").strip() if pointer.is_file() else ""
+    return models_dir / (name or "classifier")
 
 
 class Settings(BaseModel):
@@ -25,8 +34,8 @@ class Settings(BaseModel):
         description="sentence-transformers model directory or hub name for the embedder.",
     )
     classifier: str = Field(
-        str(DEFAULT_MODELS_DIR / "classifier"),
-        description="Directory of the trained pillar and sentiment heads.",
+        default_factory=lambda: str(default_classifier()),
+        description="Directory of the trained pillar and sentiment heads (default: the promoted version).",
     )
     cache_dir: str | None = Field(
         str(PROJECT_ROOT / ".cache" / "embeddings"),

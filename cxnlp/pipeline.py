@@ -28,6 +28,7 @@ from cxnlp.sentiment import SentimentClassifier
 
 log = logging.getLogger(__name__)
 HEADS_CONFIG = "config.json"
+OWN_EMBEDDER = "embedder"  # subdirectory of a classifier holding its own fine-tuned embedder (SetFit-style)
 ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
@@ -214,7 +215,10 @@ class Pipeline:
     def load(cls, path: Path | str | None = None, settings: Settings | None = None) -> "Pipeline":
         """Load the default models (from `models/`), or the classifier directory at `path`."""
         settings = settings or Settings.load()
-        return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(path or settings.classifier))
+        classifier = Path(path or settings.classifier)
+        if (classifier / OWN_EMBEDDER).is_dir():
+            settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER)})
+        return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(classifier))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)

@@ -23,12 +23,12 @@ from jinja2 import Environment, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from cxnlp.aggregate import Finding, Insights
+from cxnlp.htmlpage import figure_html
 from cxnlp.io import atomic_write_text, write_table
 from cxnlp.pillars import PILLARS
 
 REPORT_LANGUAGES = ("en", "sv", "no")
 RESOURCES = resources.files("cxnlp") / "resources" / "report"
-PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 NEGATIVE, POSITIVE, NEUTRAL_GREY = "#c0392b", "#1e8449", "#7f8c8d"
 
 
@@ -200,10 +200,10 @@ class ReportWriter:
         metric = self.metric_name(insights)
         opts = insights.options
         figures = {
-            "scores": _figure_html(self.scores_figure(insights)),
-            "impact": _figure_html(self.impact_figure(insights)) if insights.impact is not None else None,
-            "segments": [_figure_html(self.heatmap_figure(insights, s)) for s in insights.cells["segment"].unique()],
-            "trends": _figure_html(self.trend_figure(insights)) if insights.trends is not None else None,
+            "scores": figure_html(self.scores_figure(insights)),
+            "impact": figure_html(self.impact_figure(insights)) if insights.impact is not None else None,
+            "segments": [figure_html(self.heatmap_figure(insights, s)) for s in insights.cells["segment"].unique()],
+            "trends": figure_html(self.trend_figure(insights)) if insights.trends is not None else None,
         }
         findings = [{"statement": self.statement(f, insights), "numbers": self.finding_numbers(f), "quotes": f.quotes,
                      "pillar": f.pillar} for f in insights.findings[: self.max_findings]]
@@ -255,10 +255,6 @@ def _layout(fig: go.Figure, height: int) -> go.Figure:
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=40), template="plotly_white",
                       font=dict(family="system-ui, sans-serif"), legend=dict(orientation="h", y=-0.2))
     return fig
-
-
-def _figure_html(fig: go.Figure) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, config=PLOT_CONFIG)
 
 
 @lru_cache(maxsize=1)

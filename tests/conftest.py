@@ -102,6 +102,16 @@ def real_pipeline():
     return Pipeline.load(settings=Settings(embedder=str(EMBEDDER_DIR), classifier=str(CLASSIFIER_DIR), cache_dir=None))
 
 
+@pytest.fixture(scope="session")
+def toy_labelled_with_test(tmp_path_factory):
+    """Toy data with a test split, for training model versions and measuring them."""
+    from cxnlp.training.data import load_labelled
+
+    path = tmp_path_factory.mktemp("labelled_split") / "toy.csv"
+    toy_frame(3, test_copies=1).to_csv(path, index=False)
+    return load_labelled([path], allow_warnings=True)
+
+
 def scored_frame(n: int = 3000, seed: int = 0, planted: bool = True):
     """A scored survey export as `Pipeline.score` writes it, with known truth: every pillar is
     mentioned negatively at the same base rate everywhere, except (when `planted`) time and

@@ -50,7 +50,28 @@ class LabelledSet:
         return np.array([[int(p in labels) for p in PILLARS] for labels in self.frame["labels"]], dtype=int)
 
     def subset(self, split: str) -> "LabelledSet":
-        return LabelledSet(self.frame[self.frame["split"] == split].reset_index(drop=True), self.problems)
+        return self.rows((self.frame["split"] == split).to_numpy())
+
+    def folds(self, k: int, seed: int = 0) -> np.ndarray:
+        """Fold number (0..k-1) of each row, stratified by language and the row's rarest pillar, so
+        every fold sees every language and the rare pillars in the same proportion."""
+        from sklearn.model_selection import StratifiedKFold
+
+        if len(self.frame) < k:
+            raise ValueError(f"{k}-fold cross-validation needs at least {k} comments, got {len(self.frame)}")
+        Y = self.Y
+        rarest = np.where(Y.any(axis=1), np.argmin(np.where(Y == 1, Y.sum(axis=0), np.inf), axis=1), -1)
+        strata = pd.Series([f"{lang}:{j}" for lang, j in zip(self.frame["lang"], rarest)])
+        counts = strata.map(strata.value_counts())
+        strata = strata.where(counts >= k, self.frame["lang"].to_numpy())
+        fold = np.zeros(len(self.frame), dtype=int)
+        splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+        for i, (_, held) in enumerate(splitter.split(np.zeros(len(strata)), strata)):
+            fold[held] = i
+        return fold
+
+    def rows(self, mask: np.ndarray) -> "LabelledSet":
+        return LabelledSet(self.frame[mask].reset_index(drop=True), self.problems)
 
     def data_hash(self) -> str:
         h = hashlib.sha256()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -11,15 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
+from cxnlp.config import DEFAULT_MODELS_DIR
 from cxnlp.embed import Embedder
+from cxnlp.errors import InputFileError
 from cxnlp.features import TextFeatures
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
-from cxnlp.pipeline import ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, embed_clauses, prepare
+from cxnlp.pipeline import OWN_EMBEDDER, ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, embed_clauses, prepare
 from cxnlp.segment import Segmenter
 from cxnlp.sentiment import OVERALL, POLARITIES, SentimentClassifier
 from cxnlp.training.data import LabelledSet
-from cxnlp.training.evaluate import evaluate, render_model_card
+from cxnlp.training.evaluate import RowPredictions, evaluate, predict_rows, render_model_card
+from cxnlp.training.registry import new_version_dir
+from cxnlp.training.setfit import SetFitParams, finetune_embedder
 
 
 @dataclass
@@ -60,31 +66,102 @@ def _polarity_examples(data: LabelledSet, prep: Prepared, clause_proba: np.ndarr
     return clause_X[rows], targets
 
 
-def train(data: LabelledSet, embedder: Embedder, output_dir: Path, params: TrainParams | None = None) -> dict:
-    """Train on the `train` split, measure on the `test` split, write heads + metrics + model card."""
+def params_of(model_dir: Path) -> TrainParams:
+    """The parameters a saved classifier was trained with (defaults where its config predates them)."""
+    config = json.loads((model_dir / "config.json").read_text("utf-8"))
+    saved = config.get("trained", {}).get("params", {})
+    return TrainParams(**{k: v for k, v in saved.items() if k in TrainParams.__dataclass_fields__})
+
+
+def cross_validate(data: LabelledSet, embedder: Embedder, params: TrainParams, fold: np.ndarray) -> RowPredictions:
+    """Out-of-fold predictions for every row, in the rows' order: one model per fold, each measured
+    on the comments it never saw. For data too small to spare a fixed test split, and for `label audit`."""
+    parts, order = [], []
+    for i in range(int(fold.max()) + 1):
+        heads = fit_heads(data.rows(fold != i), embedder, params)
+        parts.append(predict_rows(Pipeline(embedder, heads), data.rows(fold == i)))
+        order.append(np.flatnonzero(fold == i))
+    return RowPredictions.concat(parts).take(np.argsort(np.concatenate(order)))
+
+
+METHODS = ("head", "setfit")
+
+
+def train(data: LabelledSet, embedder: Embedder, models_dir: Path = DEFAULT_MODELS_DIR,
+          params: TrainParams | None = None, output_dir: Path | None = None, method: str = "head",
+          setfit: SetFitParams | None = None) -> dict:
+    """Train on the `train` split, measure on the `test` split, and write a new model version
+    (heads + metrics.json + model card) to `output_dir`, by default a fresh directory under
+    `models_dir`. Never overwrites: an existing non-empty `output_dir` is refused.
+
+    `method="setfit"` also fine-tunes the embedder contrastively and fits heads on it; both
+    candidates are measured on the test split and the better one is kept (the head-only one on a
+    tie, being cheaper to run and ship), with the margin written into the model card."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     params = params or TrainParams()
+    created = datetime.now(timezone.utc)
+    data_hash = data.data_hash()
+    output_dir = output_dir or new_version_dir(models_dir, data_hash, created)
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise InputFileError(output_dir, "already holds a model; `cxnlp train` never overwrites one, choose a new --output.")
     train_set, test_set = data.subset("train"), data.subset("test")
-    heads = fit_heads(train_set, embedder, params)
-    heads.version = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    metrics = evaluate(Pipeline(embedder, heads), test_set) if len(test_set.frame) else {}
+    candidates = {"head": _timed_fit(train_set, embedder, params)}
+    if method == "setfit":
+        started = time.perf_counter()
+        tuned = finetune_embedder(embedder, train_set, output_dir / OWN_EMBEDDER, setfit or SetFitParams(seed=params.seed))
+        tuned_embedder, tuned_heads, head_minutes = _timed_fit(train_set, tuned, params)
+        candidates["setfit"] = (tuned_embedder, tuned_heads, (time.perf_counter() - started) / 60)
+    measured = {name: evaluate(Pipeline(e, h), test_set) if len(test_set.frame) else {}
+                for name, (e, h, _) in candidates.items()}
+    winner = max(candidates, key=lambda name: (_macro_f1(measured[name]), name == "head")) if len(test_set.frame) else method
+    if winner != "setfit" and (output_dir / OWN_EMBEDDER).exists():
+        shutil.rmtree(output_dir / OWN_EMBEDDER)
+    kept_embedder, heads, minutes = candidates[winner]
+    heads.version = output_dir.name
     card = {
         "version": heads.version,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data_hash": data.data_hash(),
+        "method": winner,
+        "created": created.isoformat(timespec="seconds"),
+        "data_hash": data_hash,
+        "data_files": sorted(set(data.frame["file"])),
         "label_counts": _label_counts(train_set),
         "n_train": len(train_set.frame),
         "n_test": len(test_set.frame),
         "params": params.__dict__,
-        "embedder_id": embedder.model_id,
+        "embedder_id": kept_embedder.model_id,
+        "training_minutes": round(minutes, 2),
         "libraries": {name: metadata.version(name) for name in
                       ("scikit-learn", "sentence-transformers", "torch", "spacy", "langdetect", "numpy")},
         "python": platform.python_version(),
-        "metrics": metrics,
+        "metrics": measured[winner],
     }
-    heads.save(output_dir, extra_config={"trained": {k: card[k] for k in ("created", "data_hash", "params")}})
+    if len(candidates) > 1:
+        card["method_comparison"] = {
+            "setfit_params": (setfit or SetFitParams(seed=params.seed)).__dict__,
+            "candidates": {name: {"macro_f1": {lang: m["pillars"]["macro_f1"] for lang, m in measured[name].items()},
+                                  "training_minutes": round(candidates[name][2], 2)} for name in candidates},
+            "kept": winner,
+            "margin_macro_f1": round(abs(_macro_f1(measured["setfit"]) - _macro_f1(measured["head"])), 4),
+        }
+    heads.save(output_dir, extra_config={"trained": {k: card[k] for k in ("created", "data_hash", "params", "method")}})
+    write_card(output_dir, card)
+    return card
+
+
+def _timed_fit(data: LabelledSet, embedder: Embedder, params: TrainParams) -> tuple[Embedder, ClassifierHeads, float]:
+    started = time.perf_counter()
+    heads = fit_heads(data, embedder, params)
+    return embedder, heads, (time.perf_counter() - started) / 60
+
+
+def _macro_f1(metrics: dict) -> float:
+    return metrics["all"]["pillars"]["macro_f1"] if metrics else 0.0
+
+
+def write_card(output_dir: Path, card: dict) -> None:
     (output_dir / "metrics.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), "utf-8")
     (output_dir / "README.md").write_text(render_model_card(card), "utf-8")
-    return card
 
 
 def _label_counts(data: LabelledSet) -> dict:
