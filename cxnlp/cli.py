@@ -102,7 +102,7 @@ def train(
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
 ) -> None:
     """Train the pillar and sentiment heads on the train split; measure them on the test split."""
-    from cxnlp.embed import SentenceTransformerEmbedder
+    from cxnlp.embed import load_embedder
     from cxnlp.training.data import load_labelled
     from cxnlp.training.train import TrainParams, train as train_heads
 
@@ -110,7 +110,7 @@ def train(
         labelled = load_labelled(data, allow_warnings=allow_warnings)
         for problem in labelled.problems:
             err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
-        embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
+        embedder = load_embedder(Settings.load(config))
         card = train_heads(labelled, embedder, output, TrainParams(seed=seed))
     console.print(f"Trained on {card['n_train']} comments -> [bold]{output}[/]")
     if card["metrics"]:
@@ -167,3 +167,15 @@ def build_embedder_cmd(
     console.print(f"Embedder built at [bold]{output}[/]: {report}")
 
 
+@models_app.command("export-onnx")
+def export_onnx_cmd(
+    embedder: Annotated[Path, typer.Option(help="The sentence-transformers embedder directory to export.")] = DEFAULT_MODELS_DIR / "embedder",
+    per_channel: Annotated[bool, typer.Option(help="Quantise int8 weights per output channel instead of per tensor.")] = False,
+    force: Annotated[bool, typer.Option(help="Export again even if EMBEDDER/onnx exists.")] = False,
+) -> None:
+    """Export the embedder to ONNX (float32 and int8, pooling inside the graph) into EMBEDDER/onnx."""
+    from cxnlp.onnx_export import export_onnx
+
+    with _user_errors():
+        report = export_onnx(embedder, per_channel=per_channel, overwrite=force)
+    console.print(f"ONNX export written to [bold]{embedder / 'onnx'}[/]: {report}")

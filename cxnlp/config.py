@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,6 +35,15 @@ class Settings(BaseModel):
     )
     batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
     device: str = Field("cpu", description="Torch device for the embedder.")
+    backend: Literal["torch", "onnx-float32", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="How the embedder runs: torch float32 (the reference), or the ONNX export in float32 or "
+        "with int8 weights (docs/performance.md has the speed and accuracy of each).",
+    )
+    threads: int = Field(
+        default_factory=lambda: len(os.sched_getaffinity(0)), ge=1,
+        description="Threads for the embedder's arithmetic: one per core this process may use.",
+    )
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: object) -> "Settings":

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cxnlp.clean import clean_texts
 from cxnlp.config import Settings
-from cxnlp.embed import Embedder, SentenceTransformerEmbedder
+from cxnlp.embed import Embedder, load_embedder
 from cxnlp.errors import ModelNotFoundError
 from cxnlp.features import TextFeatures
 from cxnlp.io import require_column
@@ -137,15 +137,21 @@ def prepare(
     segmenter: Segmenter,
     progress: ProgressTracker | None = None,
 ) -> Prepared:
-    """Clean, detect language, split into clauses, and embed the comments (not yet their clauses)."""
+    """Clean, detect language, split into clauses, and embed the comments (not yet their clauses).
+    Language and clauses are worked out once per distinct cleaned text: survey exports repeat a lot."""
     cleaned = clean_texts(raw_texts)
     texts = cleaned["text"].tolist()
     noise = cleaned["noise"].to_numpy()
-    guesses = language.detect_many(texts)
+    distinct = list(dict.fromkeys(texts))
+    guess_of = dict(zip(distinct, language.detect_many(distinct)))
+    guesses = [guess_of[t] for t in texts]
     langs = [g.lang for g in guesses]
     content = [i for i in range(len(texts)) if not noise[i]]
+    to_split = list(dict.fromkeys(texts[i] for i in content))
+    clauses_of = dict(zip(to_split, segmenter.split(to_split, [guess_of[t].lang for t in to_split])))
     clauses: list[list[str]] = [[] for _ in texts]
-    for i, items in zip(content, segmenter.split([texts[i] for i in content], [langs[i] for i in content])):
+    for i in content:
+        items = clauses_of[texts[i]]
         clauses[i] = items if len(items) > 1 else [texts[i]]
     progress = progress or ProgressTracker(None)
     progress.expect(len(content))
@@ -157,19 +163,21 @@ def prepare(
 
 def embed_clauses(prep: Prepared, embedder: Embedder, rows: Sequence[int],
                   progress: ProgressTracker | None = None) -> None:
-    """Fill `prep.clause_*` for the comments in `rows`; a one-clause comment reuses its own vector,
-    so only comments that really split cost extra embedding work."""
+    """Fill `prep.clause_*` for the comments in `rows`. A one-clause comment reuses its own vector, and
+    so does a clause that is word for word another comment, so only new clause texts cost embedding work."""
     rows = sorted(int(i) for i in rows if prep.clauses[i])
-    split_texts = [c for i in rows if len(prep.clauses[i]) > 1 for c in prep.clauses[i]]
+    vector_of = {prep.text[i]: prep.embeddings[i] for i in np.flatnonzero(~prep.noise)}
+    new_texts = list(dict.fromkeys(c for i in rows if len(prep.clauses[i]) > 1 for c in prep.clauses[i]
+                                   if c not in vector_of))
     progress = progress or ProgressTracker(None)
-    progress.expect(len(split_texts))
-    split_vecs = iter(embedder.encode(split_texts, progress=progress.advance))
+    progress.expect(len(new_texts))
+    vector_of.update(zip(new_texts, embedder.encode(new_texts, progress=progress.advance)))
     text, vecs, owner = [], [], []
     for i in rows:
         single = len(prep.clauses[i]) == 1
         for clause in prep.clauses[i]:
             text.append(clause)
-            vecs.append(prep.embeddings[i] if single else next(split_vecs))
+            vecs.append(prep.embeddings[i] if single else vector_of[clause])
             owner.append(i)
     prep.clause_text = text
     prep.clause_vecs = np.array(vecs, dtype=np.float32).reshape(len(vecs), embedder.dim)
@@ -213,7 +221,7 @@ class Pipeline:
     def load(cls, path: Path | str | None = None, settings: Settings | None = None) -> "Pipeline":
         """Load the default models (from `models/`), or the classifier directory at `path`."""
         settings = settings or Settings.load()
-        return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(path or settings.classifier))
+        return cls(load_embedder(settings), ClassifierHeads.load(path or settings.classifier))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)
