@@ -170,7 +170,7 @@ def build_embedder_cmd(
 @models_app.command("export-onnx")
 def export_onnx_cmd(
     embedder: Annotated[Path, typer.Option(help="The sentence-transformers embedder directory to export.")] = DEFAULT_MODELS_DIR / "embedder",
-    per_channel: Annotated[bool, typer.Option(help="Quantise int8 weights per output channel instead of per tensor.")] = False,
+    per_channel: Annotated[bool, typer.Option(help="Quantise int8 weights per output channel (--no-per-channel: one scale per tensor, less accurate).")] = True,
     force: Annotated[bool, typer.Option(help="Export again even if EMBEDDER/onnx exists.")] = False,
 ) -> None:
     """Export the embedder to ONNX (float32 and int8, pooling inside the graph) into EMBEDDER/onnx."""

@@ -22,7 +22,11 @@ ProgressCallback = Callable[[int], None]
 
 
 class Embedder(Protocol):
-    """Anything that maps texts to L2-normalised float32 rows; tests swap in a fake."""
+    """Anything that maps texts to L2-normalised float32 rows; tests swap in a fake.
+
+    `model_id` names exactly these vectors (the cache key); a backend that approximates another
+    model's vectors may also say which in `source_id`, so heads trained on that model are accepted.
+    """
 
     model_id: str
     dim: int
@@ -220,6 +224,7 @@ class OnnxEmbedder(CachingEmbedder):
         self.pad_id = export.pad_id
         self.batch_size = batch_size
         self.dim = export.dim
+        self.source_id = f"{_fingerprint(model)}:{export.prompt_name}"  # the torch model's model_id
         self.model_id = f"{_fingerprint(model)}+onnx-{variant}-{export.fingerprint(variant)}:{export.prompt_name}"
         self.cache = _cache(cache_dir)
 

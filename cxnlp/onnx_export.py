@@ -203,7 +203,7 @@ cosine: see docs/performance.md.
 """
 
 
-def export_onnx(embedder_dir: Path, *, per_channel: bool = False, overwrite: bool = False) -> OnnxExportReport:
+def export_onnx(embedder_dir: Path, *, per_channel: bool = True, overwrite: bool = False) -> OnnxExportReport:
     """Export `embedder_dir` to `embedder_dir/onnx/` (float32 and int8), check it against torch and
     only then move it into place; a failed export leaves nothing behind."""
     from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -208,7 +208,7 @@ class Pipeline:
         self.heads = heads
         self.language = language or LanguageDetector()
         self.segmenter = segmenter or Segmenter()
-        if heads.embedder_id != embedder.model_id:
+        if heads.embedder_id not in (embedder.model_id, getattr(embedder, "source_id", None)):
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
         expected = heads.pillars.coef_.shape[1] - heads.features.n_ngram_features
         if expected != embedder.dim:

@@ -12,7 +12,7 @@ import pytest
 
 from cxnlp.config import Settings
 from cxnlp.embed import OnnxEmbedder, SentenceTransformerEmbedder, load_embedder
-from cxnlp.errors import ModelNotFoundError
+from cxnlp.errors import InputFileError, ModelNotFoundError
 
 EMBEDDER_DIR = Path(__file__).resolve().parent.parent / "models" / "embedder"
 ONNX_CONFIG = EMBEDDER_DIR / "onnx" / "config.json"
@@ -32,6 +32,8 @@ def test_backend_is_chosen_by_settings_and_a_missing_export_says_how_to_make_it(
     (tmp_path / "cxnlp.toml").write_text('[cxnlp]\nbackend = "torch"\nthreads = 1\n', "utf-8")
     assert Settings.load(tmp_path / "cxnlp.toml").backend == "torch"
     assert Settings.load(tmp_path / "cxnlp.toml", backend="onnx-float32").backend == "onnx-float32"
+    with pytest.raises(InputFileError, match="backend"):
+        Settings.load(tmp_path / "cxnlp.toml", backend="onnx_int8")
 
     bare_model = tmp_path / "embedder"
     bare_model.mkdir()
