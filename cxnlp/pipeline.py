@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -130,6 +131,16 @@ class ProgressTracker:
             self.callback(self.done, self.total)
 
 
+def _languages_and_clauses(texts: list[str], noise: np.ndarray, language: LanguageDetector,
+                           segmenter: Segmenter) -> tuple[dict, dict[str, list[str]]]:
+    """Language guess of each distinct text and clauses of each distinct content text: survey
+    exports repeat a lot, so each is worked out once."""
+    distinct = list(dict.fromkeys(texts))
+    guess_of = dict(zip(distinct, language.detect_many(distinct)))
+    to_split = list(dict.fromkeys(t for t, is_noise in zip(texts, noise) if not is_noise))
+    return guess_of, dict(zip(to_split, segmenter.split(to_split, [guess_of[t].lang for t in to_split])))
+
+
 def prepare(
     raw_texts: Sequence[object],
     embedder: Embedder,
@@ -138,27 +149,27 @@ def prepare(
     progress: ProgressTracker | None = None,
 ) -> Prepared:
     """Clean, detect language, split into clauses, and embed the comments (not yet their clauses).
-    Language and clauses are worked out once per distinct cleaned text: survey exports repeat a lot."""
+
+    Language detection and clause splitting (pure Python) run in a second thread while the embedder
+    computes: its native code releases the GIL, so the two overlap instead of queueing."""
     cleaned = clean_texts(raw_texts)
     texts = cleaned["text"].tolist()
     noise = cleaned["noise"].to_numpy()
-    distinct = list(dict.fromkeys(texts))
-    guess_of = dict(zip(distinct, language.detect_many(distinct)))
-    guesses = [guess_of[t] for t in texts]
-    langs = [g.lang for g in guesses]
     content = [i for i in range(len(texts)) if not noise[i]]
-    to_split = list(dict.fromkeys(texts[i] for i in content))
-    clauses_of = dict(zip(to_split, segmenter.split(to_split, [guess_of[t].lang for t in to_split])))
+    progress = progress or ProgressTracker(None)
+    progress.expect(len(content))
+    embeddings = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        text_work = pool.submit(_languages_and_clauses, texts, noise, language, segmenter)
+        embeddings[content] = embedder.encode([texts[i] for i in content], progress=progress.advance)
+        guess_of, clauses_of = text_work.result()
+    guesses = [guess_of[t] for t in texts]
     clauses: list[list[str]] = [[] for _ in texts]
     for i in content:
         items = clauses_of[texts[i]]
         clauses[i] = items if len(items) > 1 else [texts[i]]
-    progress = progress or ProgressTracker(None)
-    progress.expect(len(content))
-    embeddings = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    embeddings[content] = embedder.encode([texts[i] for i in content], progress=progress.advance)
-    return Prepared(texts, noise, langs, np.array([g.confidence for g in guesses]), clauses, embeddings,
-                    [], np.zeros((0, embedder.dim), dtype=np.float32), np.zeros(0, dtype=int))
+    return Prepared(texts, noise, [g.lang for g in guesses], np.array([g.confidence for g in guesses]), clauses,
+                    embeddings, [], np.zeros((0, embedder.dim), dtype=np.float32), np.zeros(0, dtype=int))
 
 
 def embed_clauses(prep: Prepared, embedder: Embedder, rows: Sequence[int],
