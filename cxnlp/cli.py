@@ -188,7 +188,7 @@ def export_onnx_cmd(
 def distill_static_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the static model.")] = DEFAULT_MODELS_DIR / "fast" / "static",
     embedder: Annotated[Path, typer.Option(help="Embedder directory with its ONNX export (`cxnlp models export-onnx`).")] = DEFAULT_MODELS_DIR / "embedder",
-    data: Annotated[Optional[list[Path]], typer.Option(help="Labelled files whose pieces are always kept (default: data/labelled/*.csv).")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="Labelled files whose train-split pieces are always kept (default: data/labelled/*.csv).")] = None,
     vocab_size: Annotated[int, typer.Option(help="Tokenizer pieces to keep vectors for.")] = 40000,
     dims: Annotated[int, typer.Option(help="Dimensions after PCA.")] = 256,
 ) -> None:
@@ -198,7 +198,7 @@ def distill_static_cmd(
 
     with _user_errors():
         files = data or sorted((DEFAULT_MODELS_DIR.parent / "data" / "labelled").glob("*.csv"))
-        texts = load_labelled(files).frame["text"].tolist() if files else []
+        texts = load_labelled(files).subset("train").frame["text"].tolist() if files else []  # never the test split
         report = distill_static(embedder, output, texts, vocab_size=vocab_size, dims=dims,
                                 threads=Settings.load().threads)
     console.print(f"Static model written to [bold]{output}[/]: {report}")

@@ -14,7 +14,6 @@ The export checks the ids are identical and the vectors close to torch's before 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -91,14 +90,6 @@ class OnnxExport:
             return lambda text: text
         table = str.maketrans(rules["map"])
         return lambda text: unicodedata.normalize("NFC", text).translate(table)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _pooled_module(model):
@@ -211,7 +202,7 @@ def export_onnx(embedder_dir: Path, *, per_channel: bool = True, overwrite: bool
     from tokenizers import Tokenizer
 
     from cxnlp.embed import OnnxEmbedder, _fingerprint
-    from cxnlp.embedder_build import VERIFY_SENTENCES
+    from cxnlp.embedder_build import VERIFY_SENTENCES, _sha256
 
     started = time.perf_counter()
     embedder_dir = Path(embedder_dir)

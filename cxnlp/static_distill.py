@@ -12,7 +12,6 @@ texts use, so the model is small enough to commit: pieces outside it are skipped
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import unicodedata
@@ -57,6 +56,7 @@ def distill_static(embedder_dir: Path, output_dir: Path, texts: Sequence[str] = 
                    dims: int = 256, sif: float = 1e-4, threads: int | None = None) -> StaticDistillReport:
     """Write a static model distilled from `embedder_dir` (its ONNX int8 export) to `output_dir`."""
     from cxnlp.embed import OnnxEmbedder, _fingerprint
+    from cxnlp.embedder_build import _sha256
 
     started = time.perf_counter()
     embedder = OnnxEmbedder(str(embedder_dir), variant="int8", batch_size=256, threads=threads)
@@ -88,7 +88,7 @@ def distill_static(embedder_dir: Path, output_dir: Path, texts: Sequence[str] = 
     output_dir.mkdir(parents=True, exist_ok=True)
     save_file({"ids": ids.astype(np.int32), "vectors": reduced.astype(np.float16)}, str(output_dir / WEIGHTS))
     (output_dir / WEIGHTS).chmod(0o644)
-    digest = hashlib.sha256((output_dir / WEIGHTS).read_bytes()).hexdigest()
+    digest = _sha256(output_dir / WEIGHTS)
     config = {"format": "cxnlp-static/1", "source": _fingerprint(str(embedder_dir)), "vocab_size": int(len(ids)),
               "dims": dims, "sif": sif, "explained_variance": round(explained, 4), "sha256": digest}
     (output_dir / CONFIG).write_text(json.dumps(config, indent=2), "utf-8")
