@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EMBEDDER := models/embedder
+ONNX := $(EMBEDDER)/onnx/embedder-int8.onnx
 EXAMPLE := data/raw/example_survey_export.csv
 SCORED := out/example_scored.csv
 REPORT := out/report/report.html
@@ -32,10 +33,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-embedder: $(EMBEDDER)/model.safetensors
+embedder: $(EMBEDDER)/model.safetensors $(ONNX)
 
 $(EMBEDDER)/model.safetensors: | $(VENV)/.installed
 	$(BIN)/cxnlp models build-embedder --output $(EMBEDDER)
+
+# The default backend runs this export (float32 and int8 ONNX, about 2 minutes).
+$(ONNX): $(EMBEDDER)/model.safetensors
+	$(BIN)/cxnlp models export-onnx --embedder $(EMBEDDER) --force
 
 clean:
 	rm -rf $(VENV) $(EMBEDDER) out

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cxnlp.config import DEFAULT_MODELS_DIR, Settings
+from cxnlp.config import DEFAULT_MODELS_DIR, TIERS, Settings
 from cxnlp.errors import CxnlpError, InputFileError
 
 app = typer.Typer(help="Customer-experience text analytics: six CX pillars with sentiment.", no_args_is_help=True,
@@ -87,6 +87,7 @@ def score(
     delimiter: Annotated[Optional[str], typer.Option(help="CSV delimiter; detected from the header when omitted.")] = None,
     classifier: Annotated[Optional[Path], typer.Option(help="Trained classifier directory (default: the promoted version, see `cxnlp models list`).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings (default: ./cxnlp.toml if present).")] = None,
+    tier: Annotated[str, typer.Option(help="default: the transformer (int8 ONNX); fast: the static model and its own heads, for very large back-fills (less accurate, see docs/performance.md).")] = "default",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; print only the output path.")] = False,
 ) -> None:
     """Score every comment in INPUT and write it with the cx_* columns added."""
@@ -97,7 +98,9 @@ def score(
         df = read_table(input, encoding=encoding, delimiter=delimiter)
         column = text_col or _pick_text_column(list(df.columns), input)
         require_column(df, column, input)
-        pipeline = Pipeline.load(classifier, Settings.load(config))
+        if tier not in TIERS:
+            raise InputFileError("--tier", f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+        pipeline = Pipeline.load(classifier, Settings.load(config, **TIERS[tier]))
         with _progress(f"Scoring {len(df)} comments", quiet) as progress:
             scored = pipeline.score(df, text_col=column, progress=progress)
         write_table(scored, output)
@@ -126,7 +129,7 @@ def train(
 ) -> None:
     """Train the pillar and sentiment heads on the train split, measure them on the test split, and
     write a new model version (never overwriting one)."""
-    from cxnlp.embed import SentenceTransformerEmbedder
+    from cxnlp.embed import load_embedder
     from cxnlp.training.setfit import SetFitParams
     from cxnlp.training.train import METHODS, TrainParams, train as train_model
 
@@ -134,7 +137,10 @@ def train(
         if method not in METHODS:
             raise typer.BadParameter(f"expected one of {', '.join(METHODS)}", param_hint="--method")
         labelled = _load_labelled(data, allow_warnings)
-        embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
+        settings = Settings.load(config)
+        if method == "setfit":  # fine-tuning needs the torch model
+            settings = settings.model_copy(update={"backend": "torch"})
+        embedder = load_embedder(settings)
         card = train_model(labelled, embedder, models_dir, TrainParams(seed=seed), output_dir=output, method=method,
                            setfit=SetFitParams(pairs=setfit_pairs, seed=seed))
     console.print(f"Trained on {card['n_train']} comments -> [bold]{models_dir / card['version'] if output is None else output}[/]")
@@ -306,9 +312,9 @@ def report(
         )
         embedder = None
         if quotes:
-            from cxnlp.embed import SentenceTransformerEmbedder
+            from cxnlp.embed import load_embedder
 
-            embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
+            embedder = load_embedder(Settings.load(config))
         insights = build_insights(df, options, embedder, source=scored)
         files = ReportWriter(lang.value, source=scored.name).write(insights, output)
     if quiet:
@@ -381,17 +387,51 @@ def label_audit(
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
 ) -> None:
     """List labelled rows that are probably mislabelled, most suspicious first, from cross-validated probabilities."""
-    from cxnlp.embed import SentenceTransformerEmbedder
+    from cxnlp.embed import load_embedder
     from cxnlp.io import write_table
     from cxnlp.training.labelling import audit
     from cxnlp.training.train import TrainParams
 
     with _user_errors():
         labelled = _load_labelled(data, allow_warnings)
-        embedder = SentenceTransformerEmbedder.from_settings(Settings.load(config))
+        embedder = load_embedder(Settings.load(config))
         suspicious = audit(labelled, embedder, TrainParams(seed=seed), folds=folds)
         write_table(suspicious, output)
     console.print(f"{len(suspicious)} of {len(labelled.frame)} labelled rows look mislabelled -> [bold]{output}[/]")
     _print_table("Most suspicious", [["where", "text", "labels", "issues"],
                                      *([f"{Path(r.file).name}:{r.line}", r.text[:80], f"{r.pillars} / {r.sentiment}", r.issues]
                                        for r in suspicious.head(top).itertuples())])
+
+
+@models_app.command("export-onnx")
+def export_onnx_cmd(
+    embedder: Annotated[Path, typer.Option(help="The sentence-transformers embedder directory to export.")] = DEFAULT_MODELS_DIR / "embedder",
+    per_channel: Annotated[bool, typer.Option(help="Quantise int8 weights per output channel (--no-per-channel: one scale per tensor, less accurate).")] = True,
+    force: Annotated[bool, typer.Option(help="Export again even if EMBEDDER/onnx exists.")] = False,
+) -> None:
+    """Export the embedder to ONNX (float32 and int8, pooling inside the graph) into EMBEDDER/onnx."""
+    from cxnlp.onnx_export import export_onnx
+
+    with _user_errors():
+        report = export_onnx(embedder, per_channel=per_channel, overwrite=force)
+    console.print(f"ONNX export written to [bold]{embedder / 'onnx'}[/]: {report}")
+
+
+@models_app.command("distill-static")
+def distill_static_cmd(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the static model.")] = DEFAULT_MODELS_DIR / "fast" / "static",
+    embedder: Annotated[Path, typer.Option(help="Embedder directory with its ONNX export (`cxnlp models export-onnx`).")] = DEFAULT_MODELS_DIR / "embedder",
+    data: Annotated[Optional[list[Path]], typer.Option(help="Labelled files whose train-split pieces are always kept (default: data/labelled/*.csv).")] = None,
+    vocab_size: Annotated[int, typer.Option(help="Tokenizer pieces to keep vectors for.")] = 40000,
+    dims: Annotated[int, typer.Option(help="Dimensions after PCA.")] = 256,
+) -> None:
+    """Distil the fast tier's static embedding model from the embedder (model2vec's technique, on the ONNX export)."""
+    from cxnlp.static_distill import distill_static
+    from cxnlp.training.data import load_labelled
+
+    with _user_errors():
+        files = data or sorted((DEFAULT_MODELS_DIR.parent / "data" / "labelled").glob("*.csv"))
+        texts = load_labelled(files).subset("train").frame["text"].tolist() if files else []  # never the test split
+        report = distill_static(embedder, output, texts, vocab_size=vocab_size, dims=dims,
+                                threads=Settings.load().threads)
+    console.print(f"Static model written to [bold]{output}[/]: {report}")

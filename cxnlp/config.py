@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from cxnlp.errors import InputFileError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
@@ -24,6 +27,13 @@ def default_classifier(models_dir: Path | None = None) -> Path:
     pointer = models_dir / DEFAULT_POINTER
     name = pointer.read_text("utf-8").strip() if pointer.is_file() else ""
     return models_dir / (name or "classifier")
+
+
+# A tier is a set of settings: `--tier fast` swaps the transformer for the static model and its own heads.
+TIERS: dict[str, dict[str, str]] = {
+    "default": {},
+    "fast": {"backend": "static", "classifier": str(DEFAULT_MODELS_DIR / "fast" / "classifier")},
+}
 
 
 class Settings(BaseModel):
@@ -43,6 +53,19 @@ class Settings(BaseModel):
     )
     batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
     device: str = Field("cpu", description="Torch device for the embedder.")
+    backend: Literal["torch", "onnx-float32", "onnx-int8", "static"] = Field(
+        "onnx-int8",
+        description="How the embedder runs: torch float32 (the reference), the ONNX export in float32 or "
+        "with int8 weights, or the static model distilled from it (the fast tier; needs its own classifier). "
+        "docs/performance.md has the speed and accuracy of each.",
+    )
+    static_embedder: str = Field(
+        str(DEFAULT_MODELS_DIR / "fast" / "static"), description="The static model the `static` backend reads."
+    )
+    threads: int = Field(
+        default_factory=lambda: len(os.sched_getaffinity(0)), ge=1,
+        description="Threads for the embedder's arithmetic: one per core this process may use.",
+    )
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: object) -> "Settings":
@@ -57,4 +80,8 @@ class Settings(BaseModel):
             if env is not None:
                 values[name] = env
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise InputFileError(toml_path, f"invalid setting (file, CXNLP_* variable or option): {problems}") from None

@@ -5,6 +5,7 @@ and an on-disk cache so a text already embedded by the same model is never embed
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -16,12 +17,17 @@ from cxnlp.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     from cxnlp.config import Settings
+    from cxnlp.onnx_export import OnnxExport
 
 ProgressCallback = Callable[[int], None]
 
 
 class Embedder(Protocol):
-    """Anything that maps texts to L2-normalised float32 rows; tests swap in a fake."""
+    """Anything that maps texts to L2-normalised float32 rows; tests swap in a fake.
+
+    `model_id` names exactly these vectors (the cache key); a backend that approximates another
+    model's vectors may also say which in `source_id`, so heads trained on that model are accepted.
+    """
 
     model_id: str
     dim: int
@@ -81,44 +87,24 @@ def _fingerprint(model: str) -> str:
     return f"{path.name}-{h.hexdigest()[:16]}"
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded once, with de-duplication and an optional cache.
+class CachingEmbedder:
+    """What every backend shares: each distinct text embedded once, texts already in the cache not
+    at all, and the rest in order of length so batches carry little padding.
 
-    Parameters
-    ----------
-    model: directory or hub name of a sentence-transformers model.
-    prompt_name: which of the model's prompts to prepend (e5 models need `query: `).
-    batch_size: texts per forward pass.
-    cache_dir: folder of the embedding cache; None disables it.
+    Subclasses set `model_id`, `dim`, `batch_size`, `cache` and implement `_embed_chunk`;
+    `_lengths` may count tokens instead of characters where the backend can do so cheaply.
     """
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        prompt_name: str | None = "query",
-        batch_size: int = 32,
-        device: str = "cpu",
-        cache_dir: str | Path | None = None,
-    ) -> None:
-        from sentence_transformers import SentenceTransformer
+    model_id: str
+    dim: int
+    batch_size: int
+    cache: EmbeddingCache | None = None
 
-        if not Path(model).is_dir() and (os.sep in model or model.startswith(".")):
-            raise ModelNotFoundError(
-                f"embedder {model!r} not found; build it with `cxnlp models build-embedder` (or `make run`)."
-            )
-        self.model = SentenceTransformer(model, device=device)
-        self.prompt_name = prompt_name if prompt_name in (self.model.prompts or {}) else None
-        self.batch_size = batch_size
-        self.model_id = f"{_fingerprint(model)}:{self.prompt_name or ''}"
-        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
-        self.cache = EmbeddingCache(Path(cache_dir) / "embeddings.sqlite") if cache_dir else None
+    def _embed_chunk(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
 
-    @classmethod
-    def from_settings(cls, settings: "Settings") -> "SentenceTransformerEmbedder":
-        return cls(settings.embedder, batch_size=settings.batch_size, device=settings.device,
-                   cache_dir=settings.cache_dir)
+    def _lengths(self, texts: list[str]) -> list[int]:
+        return [len(t) for t in texts]
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Embed `texts` (one row each), embedding each distinct uncached text once."""
@@ -134,18 +120,12 @@ class SentenceTransformerEmbedder:
         if progress and len(todo) < len(unique):
             progress(len(texts) - sum(counts[unique[i]] for i in todo))
         # Longest first in chunks, so padding is minimal and progress is steady.
-        todo.sort(key=lambda i: len(unique[i]), reverse=True)
+        lengths = self._lengths([unique[i] for i in todo])
+        todo = [i for _, i in sorted(zip(lengths, todo), key=lambda pair: -pair[0])]
         step = self.batch_size * 8
         for start in range(0, len(todo), step):
             idx = todo[start : start + step]
-            vecs = self.model.encode(
-                [unique[i] for i in idx],
-                prompt_name=self.prompt_name,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32)
+            vecs = self._embed_chunk([unique[i] for i in idx]).astype(np.float32, copy=False)
             chunk_keys = [keys[i] for i in idx]
             known.update(zip(chunk_keys, vecs))
             if self.cache:
@@ -154,3 +134,176 @@ class SentenceTransformerEmbedder:
                 progress(sum(counts[unique[i]] for i in idx))
         row_of = {t: known[k] for t, k in zip(unique, keys)}
         return np.stack([row_of[t] for t in texts])
+
+
+def _cache(cache_dir: str | Path | None) -> EmbeddingCache | None:
+    return EmbeddingCache(Path(cache_dir) / "embeddings.sqlite") if cache_dir else None
+
+
+def _require_dir(model: str) -> None:
+    if not Path(model).is_dir() and (os.sep in model or model.startswith(".")):
+        raise ModelNotFoundError(
+            f"embedder {model!r} not found; build it with `cxnlp models build-embedder` (or `make run`)."
+        )
+
+
+class SentenceTransformerEmbedder(CachingEmbedder):
+    """A sentence-transformers model in torch float32: the reference backend the others are measured against.
+
+    Parameters
+    ----------
+    model: directory or hub name of a sentence-transformers model.
+    prompt_name: which of the model's prompts to prepend (e5 models need `query: `).
+    batch_size: texts per forward pass.
+    threads: torch intra-op threads (torch's own default counts hyper-threads and oversubscribes).
+    cache_dir: folder of the embedding cache; None disables it.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        prompt_name: str | None = "query",
+        batch_size: int = 32,
+        device: str = "cpu",
+        threads: int | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        _require_dir(model)
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = SentenceTransformer(model, device=device)
+        self.prompt_name = prompt_name if prompt_name in (self.model.prompts or {}) else None
+        self.batch_size = batch_size
+        self.model_id = f"{_fingerprint(model)}:{self.prompt_name or ''}"
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+        self.cache = _cache(cache_dir)
+
+    def _embed_chunk(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, prompt_name=self.prompt_name, batch_size=self.batch_size,
+                                 normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+
+class OnnxEmbedder(CachingEmbedder):
+    """The embedder exported by `cxnlp models export-onnx`, run by ONNX Runtime: pooling and
+    normalisation are in the graph, tokens are counted once to sort and batch by length.
+
+    Parameters
+    ----------
+    model: the sentence-transformers directory the ONNX files were exported from (they live in its
+        `onnx/` folder).
+    variant: `float32` or `int8` (dynamically quantised weights).
+    batch_size: texts per forward pass.
+    threads: ONNX Runtime intra-op threads; one inter-op thread (the graph is a single chain).
+    cache_dir: folder of the embedding cache; None disables it.
+    export: the exported files, when they are not (yet) in `model/onnx` (the export checks them first).
+    """
+
+    def __init__(self, model: str, *, variant: str = "int8", batch_size: int = 32, threads: int | None = None,
+                 cache_dir: str | Path | None = None, export: "OnnxExport | None" = None) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        from cxnlp.onnx_export import OnnxExport
+
+        _require_dir(model)
+        export = export or OnnxExport.load(Path(model))
+        weights = export.weights(variant)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        self.session = onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(export.tokenizer_path))
+        self.tokenizer.enable_truncation(export.max_seq_length)
+        self.prenormalise = export.prenormaliser()
+        self.prompt = export.prompt
+        self.pad_id = export.pad_id
+        self.batch_size = batch_size
+        self.dim = export.dim
+        self.source_id = f"{_fingerprint(model)}:{export.prompt_name}"  # the torch model's model_id
+        self.model_id = f"{_fingerprint(model)}+onnx-{variant}-{export.fingerprint(variant)}:{export.prompt_name}"
+        self.cache = _cache(cache_dir)
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        encodings = self.tokenizer.encode_batch([self.prompt + self.prenormalise(t) for t in texts])
+        return [e.ids for e in encodings]
+
+    def _lengths(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self._token_ids(texts)]
+
+    def _embed_chunk(self, texts: list[str]) -> np.ndarray:
+        ids = self._token_ids(texts)
+        order = np.argsort([-len(x) for x in ids], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(ids), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = max(len(ids[r]) for r in rows)
+            input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for k, r in enumerate(rows):
+                input_ids[k, : len(ids[r])] = ids[r]
+                mask[k, : len(ids[r])] = 1
+            out[rows] = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+        return out
+
+
+class StaticEmbedder(CachingEmbedder):
+    """The fast tier's embedder: a text is the normalised mean of its tokens' distilled vectors
+    (`cxnlp models distill-static`), no transformer; thousands of comments per second.
+
+    Parameters
+    ----------
+    model: directory of the static model.
+    embedder: the embedder directory whose tokenizer (`onnx/tokenizer.json`) the model was distilled with.
+    """
+
+    def __init__(self, model: str, *, embedder: str, batch_size: int = 1024) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        from cxnlp.onnx_export import OnnxExport
+        from cxnlp.static_distill import CONFIG, WEIGHTS
+
+        if not (Path(model) / WEIGHTS).is_file():
+            raise ModelNotFoundError(f"{model}: no static model here; distil one with `cxnlp models distill-static`.")
+        config = json.loads((Path(model) / CONFIG).read_text("utf-8"))
+        arrays = load_file(str(Path(model) / WEIGHTS))
+        export = OnnxExport.load(Path(embedder))
+        self.tokenizer = Tokenizer.from_file(str(export.tokenizer_path))
+        self.prenormalise = export.prenormaliser()
+        self.vectors = arrays["vectors"].astype(np.float32)
+        self.row_of_id = np.full(self.tokenizer.get_vocab_size(), -1, dtype=np.int64)
+        self.row_of_id[arrays["ids"]] = np.arange(len(arrays["ids"]))
+        self.dim = int(self.vectors.shape[1])
+        self.batch_size = batch_size
+        self.model_id = f"static-{config['sha256'][:16]}"
+
+    def _embed_chunk(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch([self.prenormalise(t) for t in texts], add_special_tokens=False)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for k, encoding in enumerate(encodings):
+            rows = self.row_of_id[encoding.ids]
+            rows = rows[rows >= 0]
+            if len(rows):
+                out[k] = self.vectors[rows].mean(axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+
+BACKENDS = ("torch", "onnx-float32", "onnx-int8", "static")
+
+
+def load_embedder(settings: "Settings") -> CachingEmbedder:
+    """The embedder the settings ask for: one place decides backend, threads and cache."""
+    if settings.backend == "torch":
+        return SentenceTransformerEmbedder(settings.embedder, batch_size=settings.batch_size, device=settings.device,
+                                           threads=settings.threads, cache_dir=settings.cache_dir)
+    if settings.backend == "static":  # cheaper to recompute than to look up in the cache
+        return StaticEmbedder(settings.static_embedder, embedder=settings.embedder)
+    return OnnxEmbedder(settings.embedder, variant=settings.backend.removeprefix("onnx-"),
+                        batch_size=settings.batch_size, threads=settings.threads, cache_dir=settings.cache_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,7 +18,7 @@ import pandas as pd
 
 from cxnlp.clean import clean_texts
 from cxnlp.config import Settings
-from cxnlp.embed import Embedder, SentenceTransformerEmbedder
+from cxnlp.embed import Embedder, load_embedder
 from cxnlp.errors import ModelNotFoundError
 from cxnlp.features import TextFeatures
 from cxnlp.io import require_column
@@ -132,6 +133,16 @@ class ProgressTracker:
             self.callback(self.done, self.total)
 
 
+def _languages_and_clauses(texts: list[str], noise: np.ndarray, language: LanguageDetector,
+                           segmenter: Segmenter) -> tuple[dict, dict[str, list[str]]]:
+    """Language guess of each distinct text and clauses of each distinct content text: survey
+    exports repeat a lot, so each is worked out once."""
+    distinct = list(dict.fromkeys(texts))
+    guess_of = dict(zip(distinct, language.detect_many(distinct)))
+    to_split = list(dict.fromkeys(t for t, is_noise in zip(texts, noise) if not is_noise))
+    return guess_of, dict(zip(to_split, segmenter.split(to_split, [guess_of[t].lang for t in to_split])))
+
+
 def prepare(
     raw_texts: Sequence[object],
     embedder: Embedder,
@@ -139,39 +150,47 @@ def prepare(
     segmenter: Segmenter,
     progress: ProgressTracker | None = None,
 ) -> Prepared:
-    """Clean, detect language, split into clauses, and embed the comments (not yet their clauses)."""
+    """Clean, detect language, split into clauses, and embed the comments (not yet their clauses).
+
+    Language detection and clause splitting (pure Python) run in a second thread while the embedder
+    computes: its native code releases the GIL, so the two overlap instead of queueing."""
     cleaned = clean_texts(raw_texts)
     texts = cleaned["text"].tolist()
     noise = cleaned["noise"].to_numpy()
-    guesses = language.detect_many(texts)
-    langs = [g.lang for g in guesses]
     content = [i for i in range(len(texts)) if not noise[i]]
-    clauses: list[list[str]] = [[] for _ in texts]
-    for i, items in zip(content, segmenter.split([texts[i] for i in content], [langs[i] for i in content])):
-        clauses[i] = items if len(items) > 1 else [texts[i]]
     progress = progress or ProgressTracker(None)
     progress.expect(len(content))
     embeddings = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    embeddings[content] = embedder.encode([texts[i] for i in content], progress=progress.advance)
-    return Prepared(texts, noise, langs, np.array([g.confidence for g in guesses]), clauses, embeddings,
-                    [], np.zeros((0, embedder.dim), dtype=np.float32), np.zeros(0, dtype=int))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        text_work = pool.submit(_languages_and_clauses, texts, noise, language, segmenter)
+        embeddings[content] = embedder.encode([texts[i] for i in content], progress=progress.advance)
+        guess_of, clauses_of = text_work.result()
+    guesses = [guess_of[t] for t in texts]
+    clauses: list[list[str]] = [[] for _ in texts]
+    for i in content:
+        items = clauses_of[texts[i]]
+        clauses[i] = items if len(items) > 1 else [texts[i]]
+    return Prepared(texts, noise, [g.lang for g in guesses], np.array([g.confidence for g in guesses]), clauses,
+                    embeddings, [], np.zeros((0, embedder.dim), dtype=np.float32), np.zeros(0, dtype=int))
 
 
 def embed_clauses(prep: Prepared, embedder: Embedder, rows: Sequence[int],
                   progress: ProgressTracker | None = None) -> None:
-    """Fill `prep.clause_*` for the comments in `rows`; a one-clause comment reuses its own vector,
-    so only comments that really split cost extra embedding work."""
+    """Fill `prep.clause_*` for the comments in `rows`. A one-clause comment reuses its own vector, and
+    so does a clause that is word for word another comment, so only new clause texts cost embedding work."""
     rows = sorted(int(i) for i in rows if prep.clauses[i])
-    split_texts = [c for i in rows if len(prep.clauses[i]) > 1 for c in prep.clauses[i]]
+    vector_of = {prep.text[i]: prep.embeddings[i] for i in np.flatnonzero(~prep.noise)}
+    new_texts = list(dict.fromkeys(c for i in rows if len(prep.clauses[i]) > 1 for c in prep.clauses[i]
+                                   if c not in vector_of))
     progress = progress or ProgressTracker(None)
-    progress.expect(len(split_texts))
-    split_vecs = iter(embedder.encode(split_texts, progress=progress.advance))
+    progress.expect(len(new_texts))
+    vector_of.update(zip(new_texts, embedder.encode(new_texts, progress=progress.advance)))
     text, vecs, owner = [], [], []
     for i in rows:
         single = len(prep.clauses[i]) == 1
         for clause in prep.clauses[i]:
             text.append(clause)
-            vecs.append(prep.embeddings[i] if single else next(split_vecs))
+            vecs.append(prep.embeddings[i] if single else vector_of[clause])
             owner.append(i)
     prep.clause_text = text
     prep.clause_vecs = np.array(vecs, dtype=np.float32).reshape(len(vecs), embedder.dim)
@@ -202,7 +221,7 @@ class Pipeline:
         self.heads = heads
         self.language = language or LanguageDetector()
         self.segmenter = segmenter or Segmenter()
-        if heads.embedder_id != embedder.model_id:
+        if heads.embedder_id not in (embedder.model_id, getattr(embedder, "source_id", None)):
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
         expected = heads.pillars.coef_.shape[1] - heads.features.n_ngram_features
         if expected != embedder.dim:
@@ -217,8 +236,9 @@ class Pipeline:
         settings = settings or Settings.load()
         classifier = Path(path or settings.classifier)
         if (classifier / OWN_EMBEDDER).is_dir():
-            settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER)})
-        return cls(SentenceTransformerEmbedder.from_settings(settings), ClassifierHeads.load(classifier))
+            # a fine-tuned (setfit) embedder has no ONNX export: it runs in torch
+            settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER), "backend": "torch"})
+        return cls(load_embedder(settings), ClassifierHeads.load(classifier))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)

@@ -1,10 +1,16 @@
-"""Throughput and peak memory of `Pipeline.score` against plain `SentenceTransformer.encode`.
+"""Throughput, peak memory and accuracy of `cxnlp score` per backend against plain `SentenceTransformer.encode`.
 
-Each measurement runs in its own fresh process (so peak RSS is its own), on the same
-synthetic survey comments (Swedish, Norwegian, English; mostly distinct), with the
-embedding cache off so every text is really embedded.
+Table 1: for each size, comments/second, wall seconds, CPU seconds (all threads) and peak RSS of
+the naive baseline (float32 `SentenceTransformer.encode` of the same texts, nothing else) and of
+the whole scoring pipeline (cleaning, language, clauses, embedding, pillars, sentiment) with each
+embedder backend, and the ratios to the baseline. On a machine shared with other work, the CPU
+ratio is the steadier of the two. Each measurement runs in its own fresh process (so peak RSS is its own),
+on the same synthetic survey comments (Swedish, Norwegian, English), with the embedding cache off
+so every distinct text is really embedded. Model loading is not timed.
 
-    .venv/bin/python scripts/bench_score.py [--sizes 1000 10000]
+Table 2: the accuracy of each backend and tier on the labelled test split, as `cxnlp evaluate` measures it.
+
+    .venv/bin/python scripts/bench_score.py [--sizes 1000 10000] [--modes naive onnx-int8 fast] [--no-accuracy]
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
+MODES = ("naive", "torch", "onnx-float32", "onnx-int8", "fast")
+LABELS = {"naive": "naive SentenceTransformer.encode", "torch": "cxnlp score, torch float32",
+          "onnx-float32": "cxnlp score, ONNX float32", "onnx-int8": "cxnlp score, ONNX int8 (default)",
+          "fast": "cxnlp score --tier fast"}
 
 OPENINGS = {
     "sv": ["Trevlig personal", "Väntade {n} minuter i telefonkön", "Fakturan var {n} kr högre än utlovat",
@@ -49,47 +59,103 @@ def synthetic_comments(n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def run_one(mode: str, n: int) -> dict:
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads: less disturbed than wall time when others share the cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _settings(mode: str):
+    """The settings a mode scores with; the embedding cache off."""
+    from cxnlp.config import TIERS, Settings
+
+    overrides = TIERS["fast"] if mode == "fast" else {"backend": mode}
+    return Settings.load(**{**overrides, "cache_dir": ""})
+
+
+def run_speed(mode: str, n: int) -> dict:
     """Measured in this process: load, then time the scoring of n comments."""
     import pandas as pd
 
     texts = synthetic_comments(n)
-    if mode == "pipeline":
-        from cxnlp import Pipeline, Settings
-
-        pipe = Pipeline.load(settings=Settings(cache_dir=None))
-        start = time.perf_counter()
-        pipe.score(pd.DataFrame({"comment": texts}), text_col="comment")
-    else:
+    if mode == "naive":
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(str(ROOT / "models" / "embedder"), device="cpu")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         model.encode(texts, prompt_name="query", batch_size=32, normalize_embeddings=True)
+    else:
+        from cxnlp import Pipeline
+
+        pipe = Pipeline.load(settings=_settings(mode))
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
+        pipe.score(pd.DataFrame({"comment": texts}), text_col="comment")
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = _cpu_seconds() - cpu_start
     return {"mode": mode, "n": n, "seconds": round(seconds, 1), "per_second": round(n / seconds, 1),
-            "peak_rss_mb": round(peak_mb)}
+            "cpu_seconds": round(cpu, 1), "peak_rss_mb": _peak_rss_mb()}
+
+
+def run_accuracy(mode: str) -> dict:
+    """`cxnlp evaluate` on the test split with this backend."""
+    from cxnlp import Pipeline
+    from cxnlp.training.data import load_labelled
+    from cxnlp.training.evaluate import evaluate
+
+    labelled = load_labelled(sorted((ROOT / "data" / "labelled").glob("*.csv"))).subset("test")
+    return evaluate(Pipeline.load(settings=_settings(mode)), labelled)
+
+
+def _child(*args: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--one", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="numbers of comments")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="what to measure")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy table")
+    parser.add_argument("--speed", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--accuracy", metavar="MODE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(run_one(args.one[0], int(args.one[1]))))
+    if args.speed:
+        print(json.dumps(run_speed(args.speed[0], int(args.speed[1]))))
+        return 0
+    if args.accuracy:
+        print(json.dumps(run_accuracy(args.accuracy)))
         return 0
     if not (ROOT / "models" / "embedder" / "model.safetensors").is_file():
         print("models/embedder is not built; run `make run` first")
         return 2
-    print(f"{'n':>6} {'mode':28} {'comments/s':>10} {'seconds':>8} {'peak RSS MB':>11}")
+    print(f"cores available: {len(os.sched_getaffinity(0))}; load average at start: {os.getloadavg()[0]:.1f}")
+    print(f"{'n':>6} {'what':34} {'comments/s':>10} {'x naive':>7} {'seconds':>8} {'CPU s':>7} {'x naive':>7} "
+          f"{'peak RSS MB':>11}")
     for n in args.sizes:
-        for mode, label in (("pipeline", "cxnlp Pipeline.score"), ("naive", "SentenceTransformer.encode")):
-            result = subprocess.run([sys.executable, __file__, "--one", mode, str(n)], capture_output=True,
-                                    text=True, check=True)
-            r = json.loads(result.stdout.strip().splitlines()[-1])
-            print(f"{n:6d} {label:28} {r['per_second']:10.1f} {r['seconds']:8.1f} {r['peak_rss_mb']:11d}", flush=True)
+        baseline = None
+        for mode in args.modes:
+            r = _child("--speed", mode, str(n))
+            baseline = r if mode == "naive" else baseline
+            ratio = f"{baseline['seconds'] / r['seconds']:7.2f}" if baseline else f"{'-':>7}"
+            cpu_ratio = f"{baseline['cpu_seconds'] / r['cpu_seconds']:7.2f}" if baseline else f"{'-':>7}"
+            print(f"{n:6d} {LABELS[mode]:34} {r['per_second']:10.1f} {ratio} {r['seconds']:8.1f} {r['cpu_seconds']:7.1f} "
+                  f"{cpu_ratio} {r['peak_rss_mb']:11d}", flush=True)
+    if args.no_accuracy:
+        return 0
+    print("\nAccuracy on the test split (cxnlp evaluate), per backend and tier")
+    print(f"{'what':34} {'macro-F1':>8} {'micro-F1':>8} {'sentiment':>9} {'polarity':>8}   macro-F1 sv / no / en")
+    for mode in (m for m in args.modes if m != "naive"):
+        m = _child("--accuracy", mode)
+        per_lang = " / ".join(f"{m[lang]['pillars']['macro_f1']:.3f}" for lang in ("sv", "no", "en") if lang in m)
+        a = m["all"]
+        print(f"{LABELS[mode]:34} {a['pillars']['macro_f1']:8.3f} {a['pillars']['micro']['f1']:8.3f} "
+              f"{a['sentiment_accuracy']:9.3f} {a['polarity_accuracy']:8.3f}   {per_lang}", flush=True)
     return 0
 
 

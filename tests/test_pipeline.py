@@ -63,3 +63,30 @@ def test_heads_round_trip_through_a_directory(tmp_path, toy_pipeline):
     a, b = toy_pipeline.analyse(texts), again.analyse(texts)
     np.testing.assert_allclose(a.pillar_proba, b.pillar_proba, rtol=1e-6)
     assert a.pillar_polarity == b.pillar_polarity and a.sentiment == b.sentiment
+
+
+class RecordingEmbedder:
+    """Wraps the test embedder and records every text it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.model_id, self.dim = inner, inner.model_id, inner.dim
+        self.seen: list[str] = []
+
+    def encode(self, texts, progress=None):
+        self.seen.extend(texts)
+        return self.inner.encode(texts, progress)
+
+
+def test_a_clause_that_is_another_comment_is_not_embedded_again(toy_pipeline):
+    recorder = RecordingEmbedder(toy_pipeline.embedder)
+    pipe = Pipeline(recorder, toy_pipeline.heads)
+    texts = ["Rude and dismissive staff. The queue took forty minutes", "The queue took forty minutes",
+             "The queue took forty minutes"]
+    analysis = pipe.analyse(texts)
+
+    prep = analysis.prepared
+    assert prep.clauses[0] == ["Rude and dismissive staff.", "The queue took forty minutes"]
+    assert recorder.seen == [*texts, "Rude and dismissive staff."]  # the clause pass embeds only the new clause
+    reused = prep.clause_text.index("The queue took forty minutes")
+    np.testing.assert_array_equal(prep.clause_vecs[reused], prep.embeddings[1])
+    assert prep.lang[1] == prep.lang[2] and prep.clauses[1] == prep.clauses[2]
