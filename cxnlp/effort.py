@@ -23,9 +23,16 @@ steps are what drive recommendation. So each comment gets structured values:
 
 Rule-based, on spaCy blank pipelines: a component that reads numbers (digits, words,
 ranges, "halvannan", "forty-five"), then `Matcher` patterns for durations, counts,
-ordinals and repeats, judged by the words around them (waits that are promised, tenure,
-warranties, rates, prices; contacts the company made; negations). All words live in
+ordinals and repeats, judged by the words around them. A duration counts as a wait only
+when nearby words say it was waited or spent ("väntade", "tog", "senare", "i kö", "still",
+"without") and it is not promised, tenure, a warranty, a rate, a price period or the
+length of something else ("a 10 h flight"); most durations in a long review are not
+waits. A count needs the verb or noun it counts ("ringt", "formulär") and the customer as
+its subject ("de ringde mig fyra gånger" is not effort). All words live in
 `resources/effort/<lang>.json`, so a new language is a new data file.
+
+Measured on the team's effort set (`cxnlp evaluate-effort`) and, by hand, on samples of
+real reviews; the figures and where it still errs are in data/labelled/effort/README.md.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 import spacy
 from spacy.language import Language
-from spacy.matcher import Matcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex, compile_suffix_regex, filter_spans
 
@@ -49,36 +56,42 @@ from cxnlp.errors import InputFileError
 from cxnlp.segment import load_contrast_words
 
 EFFORT_COLUMNS: tuple[str, ...] = ("cx_wait_minutes", "cx_contacts", "cx_steps", "cx_effort_spans")
-KINDS = ("wait", "contacts", "steps")
 MIN_COUNT = 2  # one contact or one step is the baseline of any errand, not effort
+MAX_STEPS = 30  # "338 sider" is a book, not a process
 MINUTES_PER_MONTH = 43200  # tenure ("kund i 15 år") is only read from months and years
+MINUTES_PER_YEAR = 525600  # "fem år senere" is a story's time, not a wait, unless the words say waited
 NEGATIVE, POSITIVE = "negative", "positive"
 CUE_CATEGORIES = (
     "contact_phone", "contact_email", "contact_chat", "contact_any", "contact_send", "step", "transfer",
-    "negation", "need", "third_party", "first_person", "customer_object", "received", "from", "wait", "only",
-    "within", "in", "completion", "praise", "promise", "non_wait", "tenure", "rate_before", "rate_after",
-    "currency", "price_link", "unit_joiners",
+    "negation", "need", "third_party", "first_person", "customer_object", "received", "from", "wait", "elapsed",
+    "wait_noun", "late", "late_short", "before", "someone", "purpose", "effort_tone", "activity", "obligation",
+    "passive", "only", "within", "in", "completion", "praise", "promise", "non_wait", "tenure", "rate_before",
+    "rate_after", "currency", "price_link", "unit_joiners",
 )
 # Which kind of effort a cue word points to, strongest first when one token matches several
 # (`telefonkö` is a wait, not a phone call; `skriva in` is a step, not writing to someone).
 ROLES = ("wait", "transfer", "step", "contact_send", "contact_phone", "contact_email", "contact_chat", "contact_any")
-SPECIFIC_CHANNELS = ("phone", "email", "chat")
 CUE_WINDOW = 6  # tokens searched for the verb or noun that says what a count is about
+EVIDENCE_BEFORE, EVIDENCE_AFTER = 6, 4  # tokens searched for a word saying a duration was waited or spent
 NEGATION_WINDOW = 3
+MINUTES_PER_DAY = 1440  # "30 minuter sen" is late; "en vecka sen" is "a week since"
 _DIGITS = re.compile(r"\d+(?:[.,]\d{1,2})?")
 _RANGE_SEP = re.compile(r"[-–]")
 MAX_RANGE = 1000
+_WORD = re.compile(r"[^\W\d_]+")
 _FRACTION = re.compile(r"(\d*?)(\d)⁄(\d+)")  # NFKC turns "1½" into "11⁄2"
 
+# Numbers and ordinals are also marked in the token's NORM, which the matcher tests natively:
+# ten times faster than a Python attribute on every token of every comment.
+NUMBER_NORM, ORDINAL_NORM = "<cx-number>", "<cx-ordinal>"
+NUM = {"NORM": NUMBER_NORM}
 for _name in ("cx_num", "cx_ordinal"):
     if not Token.has_extension(_name):
         Token.set_extension(_name, default=None)
-if not Token.has_extension("cx_is_num"):
-    Token.set_extension("cx_is_num", getter=lambda t: t._.cx_num is not None)
-if not Token.has_extension("cx_is_ordinal"):
-    Token.set_extension("cx_is_ordinal", getter=lambda t: t._.cx_ordinal is not None)
 if not Doc.has_extension("cx_effort"):
-    Doc.set_extension("cx_effort", default=None)
+    Doc.set_extension("cx_effort", default=None)  # the mentions kept
+if not Doc.has_extension("cx_effort_read"):
+    Doc.set_extension("cx_effort_read", default=False)  # whether any pattern matched, kept or not
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ OPTIONAL_KEYS: dict[str, object] = {
     "compound_numbers": {}, "half_suffixes": [], "range_connectors": [], "ordinals": {}, "ordinal_pattern": "",
     "genitive_units": {}, "unit_modifiers": [], "vague_durations": {}, "times_words": [], "times_single": {},
     "occasion_words": [], "again_words": {}, "step_phrases": {}, "count_modifiers": [], "contact_nouns": [],
-    "step_nouns": [], "person_nouns": [], "person_cues": [], "wait_nouns": [],
+    "step_nouns": [], "person_nouns": [], "person_cues": [],
 }
 REQUIRED_KEYS = ("spacy_lang", "numbers", "units", "cues")
 
@@ -184,6 +197,47 @@ def _patterns(nlp: Language, entries: Iterable[str], prefix: Sequence[dict] = ()
     return patterns
 
 
+class _Lexicon:
+    """Which cue categories each word belongs to, for the one-word entries of the vocabulary:
+    worked out once per distinct word and cached, so only multi-word entries need a matcher."""
+
+    def __init__(self, nlp: Language, entries_by_category: Mapping[str, Iterable[str]]) -> None:
+        self.exact: dict[str, set[str]] = {}
+        self.globs: list[tuple[str, re.Pattern[str]]] = []
+        self.phrases = Matcher(nlp.vocab)
+        for category, entries in entries_by_category.items():
+            globs = []
+            for entry in entries:
+                if " " not in entry.strip() and "*" in entry:
+                    globs.append(_glob(entry.lower()))
+                    continue
+                specs = _token_specs(nlp, entry)
+                if len(specs) == 1:
+                    self.exact.setdefault(specs[0]["LOWER"], set()).add(category)
+                else:
+                    self.phrases.add(category, [specs])
+            if globs:
+                self.globs.append((category, re.compile(f"(?:{'|'.join(globs)})")))
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def categories(self, word: str) -> frozenset[str]:
+        found = self._cache.get(word)
+        if found is None:
+            cats = set(self.exact.get(word, ()))
+            cats.update(category for category, regex in self.globs if regex.fullmatch(word))
+            found = self._cache[word] = frozenset(cats)
+        return found
+
+    def matches(self, doc: Doc) -> Iterable[tuple[str, int, int]]:
+        """(category, start, end) of every entry found in `doc`, one-word entries first."""
+        for token in doc:
+            for category in self.categories(token.lower_):
+                yield category, token.i, token.i + 1
+        if len(self.phrases):
+            for match_id, start, end in self.phrases(doc):
+                yield doc.vocab.strings[match_id], start, end
+
+
 def _number_forms(vocabulary: dict) -> dict[str, float]:
     """All written numbers: the table plus compounds such as `fyrtiofem`, `forty-five`, `femogtjue`."""
     forms = {k.lower(): float(v) for k, v in vocabulary["numbers"].items()}
@@ -214,35 +268,42 @@ class EffortNumbers:
         self.phrases = {" ".join(t.lower_ for t in nlp.make_doc(k)): v for k, v in forms.items() if k not in self.words}
         self.ordinals = {k.lower(): int(v) for k, v in vocabulary["ordinals"].items()}
         self.ordinal_re = re.compile(vocabulary["ordinal_pattern"]) if vocabulary["ordinal_pattern"] else None
-        num = {"_": {"cx_is_num": True}}
-        self.phrase_matcher = Matcher(nlp.vocab)
-        for phrase in self.phrases:
-            self.phrase_matcher.add("NUMBER", [_token_specs(nlp, phrase)])
+        self.phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.phrase_matcher.add("NUMBER", [nlp.make_doc(phrase) for phrase in self.phrases])
         self.half_matcher = Matcher(nlp.vocab)
         for suffix in vocabulary["half_suffixes"]:
-            self.half_matcher.add("HALF", [[num, *_token_specs(nlp, suffix)]])
+            self.half_matcher.add("HALF", [[NUM, *_token_specs(nlp, suffix)]])
         self.range_matcher = Matcher(nlp.vocab)
         if vocabulary["range_connectors"]:
-            self.range_matcher.add("RANGE", [[num, {"LOWER": {"IN": vocabulary["range_connectors"]}}, num]])
+            self.range_matcher.add("RANGE", [[NUM, {"LOWER": {"IN": vocabulary["range_connectors"]}}, NUM]])
+        self._values: dict[str, float | None] = {}
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:
-            token._.cx_num = self.value(token.lower_)
-            token._.cx_ordinal = self.ordinal(token.lower_)
+            value, ordinal = self.cached_value(token.lower_), self.ordinal(token.lower_)
+            if value is not None:
+                token._.cx_num, token.norm_ = value, NUMBER_NORM
+            elif ordinal is not None:
+                token._.cx_ordinal, token.norm_ = ordinal, ORDINAL_NORM
         self._merge(doc, self.half_matcher, lambda span: span[0]._.cx_num + 0.5)
         self._merge(doc, self.phrase_matcher, lambda span: self.phrases[" ".join(t.lower_ for t in span)])
         self._merge(doc, self.range_matcher, lambda span: (span[0]._.cx_num + span[-1]._.cx_num) / 2)
         return doc
 
     @staticmethod
-    def _merge(doc: Doc, matcher: Matcher, value_of) -> None:
+    def _merge(doc: Doc, matcher: Matcher | PhraseMatcher, value_of) -> None:
         if not len(matcher):
             return
         spans = filter_spans(matcher(doc, as_spans=True))
         values = [value_of(span) for span in spans]
         with doc.retokenize() as retokenizer:
             for span, value in zip(spans, values):
-                retokenizer.merge(span, attrs={"_": {"cx_num": value}})
+                retokenizer.merge(span, attrs={"NORM": NUMBER_NORM, "_": {"cx_num": value}})
+
+    def cached_value(self, text: str) -> float | None:
+        if text not in self._values:
+            self._values[text] = self.value(text)
+        return self._values[text]
 
     def value(self, text: str) -> float | None:
         if text in self.words:
@@ -286,7 +347,7 @@ class EffortMentions:
         self.units = {k.lower(): float(x) for k, x in vocabulary["units"].items()}
         self.genitive_units = {k.lower(): float(x) for k, x in vocabulary["genitive_units"].items()}
         self.half_suffixes = [" ".join(t.lower_ for t in nlp.make_doc(s)) for s in vocabulary["half_suffixes"]]
-        num = {"_": {"cx_is_num": True}}
+        num = NUM
         unit_mods = {"LOWER": {"IN": vocabulary["unit_modifiers"]}, "OP": "*"}
         count_mods = {"LOWER": {"IN": vocabulary["count_modifiers"]}, "OP": "*"}
         self.matcher = Matcher(nlp.vocab)
@@ -303,23 +364,17 @@ class EffortMentions:
         if vocabulary["times_words"]:
             self.matcher.add("TIMES", [[num, {"LOWER": {"IN": vocabulary["times_words"]}}]])
         if vocabulary["occasion_words"]:
-            self.matcher.add("ORDINAL", [[{"_": {"cx_is_ordinal": True}}, {"LOWER": {"IN": vocabulary["occasion_words"]}}]])
+            self.matcher.add("ORDINAL", [[{"NORM": ORDINAL_NORM}, {"LOWER": {"IN": vocabulary["occasion_words"]}}]])
         for label, table in (("CONTACT_NOUN", "contact_nouns"), ("STEP_NOUN", "step_nouns"),
                              ("PERSON_NOUN", "person_nouns")):
             if vocabulary[table]:
                 self.matcher.add(label, _patterns(nlp, vocabulary[table], prefix=(num, count_mods)))
-        self.cue_matcher = Matcher(nlp.vocab)
-        for category, entries in [*vocabulary["cues"].items(), ("person_cue", vocabulary["person_cues"])]:
-            if entries:
-                self.cue_matcher.add(category, _patterns(nlp, entries))
-        self.wait_nouns = Matcher(nlp.vocab)
-        if vocabulary["wait_nouns"]:
-            self.wait_nouns.add("WAIT_NOUN", _patterns(nlp, vocabulary["wait_nouns"]))
+        self.lexicon = _Lexicon(nlp, {**vocabulary["cues"], "person_cue": vocabulary["person_cues"]})
 
     # ------------------------------------------------------------ matching
 
     def __call__(self, doc: Doc) -> Doc:
-        ctx = _Context(doc, self.cue_matcher, self.wait_nouns)
+        ctx = _Context(doc, self.lexicon)
         candidates = [self._candidate(doc.vocab.strings[m], doc[s:e]) for m, s, e in self.matcher(doc)]
         # overlapping readings: the longest wins ("om och om igen" over "igen"), one per span
         longest = {(s.start, s.end) for s in filter_spans([c.span for c in candidates])}
@@ -331,6 +386,7 @@ class EffortMentions:
             if mention:
                 mentions.append(mention)
         doc._.cx_effort = mentions
+        doc._.cx_effort_read = bool(candidates)
         return doc
 
     def _candidate(self, label: str, span: Span) -> _Candidate:
@@ -379,12 +435,14 @@ class EffortMentions:
         if cand.label in ("TIMES", "ORDINAL", "AGAIN"):
             return self._judge_count(cand, ctx)
         if cand.label == "STEP_PHRASE":
+            if ctx.by_someone_else(cand.span.start, "steps") or not ctx.obliged(cand.span.start):
+                return None  # "de fick göra om fogningen", "för att göra om ytskikten": not the customer redoing
             return self._mention(cand, "steps", self._count_polarity(cand.span.start, cand.span.start, ctx))
         return self._judge_noun(cand, ctx)
 
     def _judge_wait(self, cand: _Candidate, ctx: "_Context") -> EffortMention | None:
         start, end = cand.span.start, cand.span.end
-        if cand.label == "WAIT_GENITIVE" and not ctx.wait_noun_at(end):
+        if cand.label == "WAIT_GENITIVE" and not ctx.has(end, "wait_noun"):
             return None  # "2 års garanti", "30 dagars öppet köp": an attribute, not a wait
         if cand.label != "VAGUE_WAIT":
             if ctx.has(start - 1, "rate_before") or ctx.starts(end, "rate_after"):
@@ -394,14 +452,37 @@ class EffortMentions:
                 return None  # "£30 a month"
             if ctx.has(start - 1, "price_link") and ctx.has(start - 2, "currency"):
                 return None  # "199 kr för 3 månader"
-            if ctx.near(start, end, "non_wait", before=3, after=2):
-                return None  # warranty, contract, trial, product age, lifespan
+            if ctx.near(start, end, "non_wait", before=3, after=2) or ctx.near(start, end, "activity", before=0, after=2):
+                return None  # warranty, contract, trial, product age, lifespan; "a 10 h flight"
             if (cand.value >= MINUTES_PER_MONTH and ctx.near(start, end, "tenure", before=4, after=0)
                     and not ctx.near(start, end, "need", before=CUE_WINDOW, after=0)):
                 return None  # "kund i 15 år"
             if ctx.near(start, end, "promise", before=3, after=2, stop_at_punct=True):
                 return None  # "lovade svar inom 24 timmar", "1-2 veckor enligt hemsidan"
-        return self._mention(cand, "wait", self._wait_polarity(start, end, ctx))
+        polarity = self._wait_polarity(start, end, ctx)
+        if polarity == NEGATIVE and not self._waited(cand, ctx):
+            return None  # "bott där i tio år", "1 h behandling": a duration, but nobody waited
+        return self._mention(cand, "wait", polarity)
+
+    def _waited(self, cand: _Candidate, ctx: "_Context") -> bool:
+        """Whether the words around a duration say it was waited or spent: most durations in
+        a long review are not ("bodde där i tio år", "en HLR-kurs (2h)")."""
+        start, end = cand.span.start, cand.span.end
+        if ctx.starts(end, "before"):
+            # "nästan en timme innan någon svarade" is a wait; "två timmar innan bokad tid" a lead time
+            return ctx.near(end + 1, end + 1, "someone", before=0, after=2) or ctx.near(
+                start, end, "wait", before=EVIDENCE_BEFORE, after=0) or ctx.near(
+                start, end, "elapsed", before=EVIDENCE_BEFORE, after=0)
+        if ctx.near(start, end, "wait", before=EVIDENCE_BEFORE, after=EVIDENCE_AFTER) or ctx.near(
+                start, end, "wait_noun", before=EVIDENCE_BEFORE, after=1):
+            return True
+        if cand.value >= MINUTES_PER_YEAR:
+            return False  # "25 år senere", "fem år etter": years pass in stories; a wait of years says so
+        if ctx.near(start, end, "elapsed", before=EVIDENCE_BEFORE, after=EVIDENCE_AFTER):
+            return True
+        if ctx.starts(end, "purpose") or ctx.starts(end, "late"):
+            return True  # "fyra veckor för att flytta ett abonnemang", "40 minutes late"
+        return cand.value < MINUTES_PER_DAY and ctx.has(end, "late_short")  # "30 minuter sen"
 
     def _wait_polarity(self, start: int, end: int, ctx: "_Context") -> str:
         if ctx.negated_need(start):
@@ -410,7 +491,8 @@ class EffortMentions:
             return POSITIVE  # "bara 2 minuter i kö"
         if ctx.has(start - 1, "within") or ctx.has(start - 2, "within"):
             return POSITIVE  # "svar inom en timme"
-        if ctx.in_clause(start, "wait", exclude=range(start, end)) or ctx.negated_praise(start):
+        if (ctx.in_clause(start, "wait", exclude=range(start, end)) or ctx.in_clause(start, "effort_tone")
+                or ctx.negated_praise(start)):
             return NEGATIVE
         if ctx.praised(start):
             return POSITIVE
@@ -426,20 +508,25 @@ class EffortMentions:
             return None  # "appen kraschade tre gånger": nothing the customer did
         kind, channel = ctx.kind_of(cue)
         if ctx.role(cue) != "transfer" and ctx.by_someone_else(cue, kind):
-            return None  # "de ringde mig fyra gånger"
+            return None  # "de ringde mig fyra gånger", "blev kontaktad flera gånger"
+        if cand.label == "AGAIN" and kind == "steps" and not ctx.obliged(min(cue, cand.span.start)):
+            return None  # "had to explain it again" is effort; "the app crashed again" is not the customer's
         polarity = self._count_polarity(cand.span.start, min(cue, cand.span.start), ctx)
         return self._mention(cand, kind, polarity, channel)
 
     def _judge_noun(self, cand: _Candidate, ctx: "_Context") -> EffortMention | None:
         span = cand.span
         if cand.label == "CONTACT_NOUN":
-            if ctx.near(span.start, span.start, "received", before=2, after=0) or ctx.has(span.end, "from"):
+            if (ctx.near(span.start, span.start, "received", before=CUE_WINDOW, after=0, stop_at_punct=True)
+                    or ctx.has(span.end, "from")):
                 return None  # "fick fem sms från er": the company's contacts
             _, channel = ctx.kind_of(span.end - 1)
             return self._mention(cand, "contacts", self._count_polarity(span.start, span.start, ctx), channel or "any")
-        if cand.label == "PERSON_NOUN" and not (
-                ctx.has(span.start - 1, "person_cue") or any(ctx.has(i, "person_cue") for i in range(span.start, span.end))):
-            return None  # "vi är fyra personer i hushållet"
+        if cand.label == "PERSON_NOUN" and not ctx.near(span.start, span.start, "person_cue", before=CUE_WINDOW,
+                                                           after=0, stop_at_punct=True):
+            return None  # "pratat med fem personer" is effort; "vi är fyra personer i hushållet" is not
+        if cand.value > MAX_STEPS:
+            return None
         return self._mention(cand, "steps", self._count_polarity(span.start, span.start, ctx))
 
     def _count_polarity(self, start: int, cue: int, ctx: "_Context") -> str:
@@ -456,14 +543,13 @@ class EffortMentions:
 class _Context:
     """What the cue words say around each token of one doc, and the clause each token is in."""
 
-    def __init__(self, doc: Doc, cue_matcher: Matcher, wait_nouns: Matcher) -> None:
+    def __init__(self, doc: Doc, lexicon: _Lexicon) -> None:
         self.doc = doc
         self.cues: list[set[str]] = [set() for _ in doc]
         self.cue_starts: dict[str, set[int]] = {}
         role_width: dict[int, tuple[int, int]] = {}  # token -> (match width, -priority) of its role
         self.roles: dict[int, str] = {}
-        for match_id, s, e in cue_matcher(doc):
-            category = doc.vocab.strings[match_id]
+        for category, s, e in lexicon.matches(doc):
             self.cue_starts.setdefault(category, set()).add(s)
             for i in range(s, e):
                 self.cues[i].add(category)
@@ -471,7 +557,6 @@ class _Context:
                     rank = (e - s, -ROLES.index(category))
                     if rank > role_width.get(i, (0, -99)):
                         role_width[i], self.roles[i] = rank, category
-        self.wait_noun_starts = {s for _, s, _ in wait_nouns(doc)} if len(wait_nouns) else set()
         self.clause: list[range] = [range(0)] * len(doc)  # token -> the tokens of its clause
         for sent in doc.sents:
             for i in range(sent.start, sent.end):
@@ -485,9 +570,6 @@ class _Context:
 
     def role(self, i: int) -> str | None:
         return self.roles.get(i)
-
-    def wait_noun_at(self, i: int) -> bool:
-        return i in self.wait_noun_starts
 
     def same_clause(self, i: int, j: int) -> bool:
         return j in self.clause[i]
@@ -552,12 +634,16 @@ class _Context:
             return "contacts", role.removeprefix("contact_")
         return "steps", ""
 
+    def obliged(self, i: int) -> bool:
+        """'fick förklara', 'had to explain': the customer made to do something."""
+        return any(self.has(j, "obligation") for j in self._before(i, CUE_WINDOW, stop_at_punct=True))
+
     def by_someone_else(self, cue: int, kind: str) -> bool:
-        """'ni ringde mig', 'you've sent the wrong item': the company acting, not the customer."""
+        """'ni ringde mig', 'blev kontaktad', 'you've sent the wrong item': the company acting."""
         for j in self._before(cue, NEGATION_WINDOW, stop_at_punct=True):
             if self.has(j, "first_person"):
                 return False
-            if self.has(j, "third_party"):
+            if self.has(j, "third_party") or (kind == "contacts" and self.has(j, "passive")):
                 return True
         return kind == "contacts" and any(self.has(j, "customer_object") for j in self._after(cue + 1, 1, True))
 
@@ -587,32 +673,50 @@ class EffortExtractor:
     """Structured effort mentions per comment, one blank spaCy pipeline per language.
 
     `vocabularies` maps a cxnlp language code to its effort file (default: the files in
-    `cxnlp/resources/effort/`). Comments in a language without a file are tried in every
-    language, and the reading that finds the most mentions is kept.
+    `cxnlp/resources/effort/`). A comment whose language has no file, or in whose own
+    language no pattern matches though it holds a number another language knows ("Seven steps to change
+    a password" detected as Norwegian, "två dygn" as Norwegian), is read in those languages
+    too, and the reading that finds the most mentions is kept: short comments are where
+    language detection fails most.
     """
 
     def __init__(self, vocabularies: Mapping[str, Path | str | Traversable] | None = None) -> None:
         self.vocabularies = dict(vocabularies or packaged_vocabularies())
-        self._nlp = {lang: build_pipeline(load_vocabulary(path)) for lang, path in sorted(self.vocabularies.items())}
+        loaded = {lang: load_vocabulary(path) for lang, path in sorted(self.vocabularies.items())}
+        self._nlp = {lang: build_pipeline(vocabulary) for lang, vocabulary in loaded.items()}
+        # written numbers of two and more ("en", "a", "ett" are articles in every comment), and
+        # the words a count or duration hangs on: a comment is re-read in a language only if
+        # it has both, so most comments are read once
+        self._number_words = {lang: {w for w, v in nlp.get_pipe("cx_effort_numbers").words.items() if v >= 2}
+                              for lang, nlp in self._nlp.items()}
+        self._anchor_words = {lang: _anchor_words(vocabulary) for lang, vocabulary in loaded.items()}
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self._nlp)
 
     def extract(self, texts: Sequence[str], langs: Sequence[str]) -> list[list[EffortMention]]:
-        """Mentions of each text, read in its language."""
+        """Mentions of each text, read in its language (see the class for other readings)."""
         if len(texts) != len(langs):
             raise ValueError(f"{len(texts)} texts but {len(langs)} languages")
+        texts = [t or "" for t in texts]
         out: list[list[EffortMention]] = [[] for _ in texts]
-        unknown = [i for i, lang in enumerate(langs) if lang not in self._nlp]
+        understood = [False] * len(texts)
         for lang, nlp in self._nlp.items():
-            rows = [i for i, l in enumerate(langs) if l == lang]
-            for i, doc in zip(rows, nlp.pipe(texts[i] or "" for i in rows)):
-                out[i] = doc._.cx_effort
-        for i in unknown:
-            readings = [nlp(texts[i] or "")._.cx_effort for nlp in self._nlp.values()]
-            out[i] = max(readings, key=len)
+            rows = [i for i, code in enumerate(langs) if code == lang]
+            for i, doc in zip(rows, nlp.pipe(texts[i] for i in rows)):
+                out[i], understood[i] = doc._.cx_effort, doc._.cx_effort_read
+        for i, text in enumerate(texts):
+            if not understood[i]:
+                readings = [self._nlp[other](text)._.cx_effort for other in self._other_readings(text, langs[i])]
+                out[i] = max(readings, key=len, default=[])
         return out
+
+    def _other_readings(self, text: str, lang: str) -> list[str]:
+        has_digit = any(ch.isdigit() for ch in text)
+        words = set(_WORD.findall(text.lower()))
+        return [other for other, numbers in self._number_words.items()
+                if other != lang and (has_digit or words & numbers) and words & self._anchor_words[other]]
 
     def transform(self, texts: Sequence[str], langs: Sequence[str]) -> pd.DataFrame:
         """The `cx_*` effort columns, one row per text."""
@@ -624,6 +728,15 @@ class EffortExtractor:
             "cx_steps": pd.array([s.steps for s in summaries], dtype="Int64"),
             "cx_effort_spans": [json.dumps([m.as_json() for m in ms], ensure_ascii=False) for ms in mentions],
         })
+
+
+def _anchor_words(vocabulary: dict) -> set[str]:
+    """Words without which no duration or count can be read in this language."""
+    words = [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"], *vocabulary["times_single"],
+             *vocabulary["occasion_words"], *vocabulary["contact_nouns"], *vocabulary["step_nouns"],
+             *vocabulary["person_nouns"]]
+    phrases = [*vocabulary["again_words"], *vocabulary["step_phrases"], *vocabulary["vague_durations"]]
+    return {w for entry in [*words, *phrases] for w in _WORD.findall(entry.lower().replace("*", ""))}
 
 
 def build_pipeline(vocabulary: dict) -> Language:

@@ -93,6 +93,18 @@ def test_english(text, expected):
     assert values(text, "en") == expected
 
 
+@pytest.mark.parametrize("text, lang", [
+    ("Vi bodde i huset i tolv år innan vi sålde", "sv"),  # a duration nobody waited
+    ("Tiden avbokades tre timmar innan bokad tid", "sv"),  # a lead time
+    ("Blev kontaktad flera gånger av säljare", "sv"),  # the company contacting the customer
+    ("Fem år senere kom oppfølgeren", "no"),  # years passing in a story
+    ("A 10 h flight with great food", "en"),  # the length of something else
+    ("They had to redo the tiling twice", "en"),  # the company's rework, not the customer's steps
+])
+def test_durations_and_counts_that_are_not_the_customers_effort(text, lang):
+    assert values(text, lang) == (None, None, None)
+
+
 def test_spans_locate_each_mention_and_mark_praised_speed_positive():
     text = "Svar inom en timme, toppen! Men fakturan tog tre veckor att rätta"
     row = extractor.transform([text], ["sv"]).iloc[0]
@@ -112,6 +124,12 @@ def test_transform_has_one_row_per_text_and_empty_values_where_no_effort():
 
 def test_undetermined_language_is_read_in_the_language_that_finds_most():
     assert values("väntat 3 timmar i kö", "und") == (3 * H, None, None)
+
+
+def test_a_comment_in_the_wrong_language_is_still_read_but_its_own_rules_still_hold():
+    assert values("Nere i två dygn utan info", "no") == (2 * D, None, None)  # Swedish detected as Norwegian
+    assert values("Seven steps to change a password", "no") == (None, None, 7)
+    assert values("Har varit kund i 15 år", "sv") == (None, None, None)  # tenure, not re-read as a wait
 
 
 def test_a_new_language_is_a_new_data_file(tmp_path):
