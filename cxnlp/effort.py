@@ -64,7 +64,7 @@ NEGATIVE, POSITIVE = "negative", "positive"
 CUE_CATEGORIES = (
     "contact_phone", "contact_email", "contact_chat", "contact_any", "contact_send", "step", "transfer",
     "negation", "need", "third_party", "first_person", "customer_object", "received", "from", "wait", "elapsed",
-    "wait_noun", "late", "late_short", "before", "someone", "purpose", "effort_tone", "activity", "obligation",
+    "wait_noun", "now", "late", "late_short", "before", "someone", "purpose", "effort_tone", "activity", "obligation",
     "passive", "only", "within", "in", "completion", "praise", "promise", "non_wait", "tenure", "rate_before",
     "rate_after", "currency", "price_link", "unit_joiners",
 )
@@ -74,6 +74,7 @@ ROLES = ("wait", "transfer", "step", "contact_send", "contact_phone", "contact_e
 CUE_WINDOW = 6  # tokens searched for the verb or noun that says what a count is about
 EVIDENCE_BEFORE, EVIDENCE_AFTER = 6, 4  # tokens searched for a word saying a duration was waited or spent
 NEGATION_WINDOW = 3
+SHORT_SENTENCE = 4  # tokens: "Smooth.", "Toppen!" after a duration still praise it
 MINUTES_PER_DAY = 1440  # "30 minuter sen" is late; "en vecka sen" is "a week since"
 _DIGITS = re.compile(r"\d+(?:[.,]\d{1,2})?")
 _RANGE_SEP = re.compile(r"[-–]")
@@ -176,11 +177,10 @@ def _token_specs(nlp: Language, entry: str) -> list[dict]:
     return specs
 
 
-def _patterns(nlp: Language, entries: Iterable[str], prefix: Sequence[dict] = ()) -> list[list[dict]]:
-    """Matcher patterns for a vocabulary list. Its one-token words share one pattern (a set of
-    words and one regular expression), so the matcher tests each token once per list, not once
-    per word: a tenth of the time."""
-    words, globs, patterns = [], [], []
+def _split_entries(nlp: Language, entries: Iterable[str]) -> tuple[list[str], list[str], list[list[dict]]]:
+    """A vocabulary list as its one-token words, its wildcard words (as regular expressions)
+    and the token patterns of its multi-token entries."""
+    words, globs, phrases = [], [], []
     for entry in entries:
         if " " not in entry.strip() and "*" in entry:
             globs.append(_glob(entry.lower()))
@@ -189,7 +189,16 @@ def _patterns(nlp: Language, entries: Iterable[str], prefix: Sequence[dict] = ()
         if len(specs) == 1:
             words.append(specs[0]["LOWER"])
         else:
-            patterns.append([*prefix, *specs])
+            phrases.append(specs)
+    return words, globs, phrases
+
+
+def _patterns(nlp: Language, entries: Iterable[str], prefix: Sequence[dict] = ()) -> list[list[dict]]:
+    """Matcher patterns for a vocabulary list. Its one-token words share one pattern (a set of
+    words and one regular expression), so the matcher tests each token once per list, not once
+    per word: a tenth of the time."""
+    words, globs, phrases = _split_entries(nlp, entries)
+    patterns = [[*prefix, *specs] for specs in phrases]
     if words:
         patterns.append([*prefix, {"LOWER": {"IN": words}}])
     if globs:
@@ -206,18 +215,13 @@ class _Lexicon:
         self.globs: list[tuple[str, re.Pattern[str]]] = []
         self.phrases = Matcher(nlp.vocab)
         for category, entries in entries_by_category.items():
-            globs = []
-            for entry in entries:
-                if " " not in entry.strip() and "*" in entry:
-                    globs.append(_glob(entry.lower()))
-                    continue
-                specs = _token_specs(nlp, entry)
-                if len(specs) == 1:
-                    self.exact.setdefault(specs[0]["LOWER"], set()).add(category)
-                else:
-                    self.phrases.add(category, [specs])
+            words, globs, phrases = _split_entries(nlp, entries)
+            for word in words:
+                self.exact.setdefault(word, set()).add(category)
             if globs:
                 self.globs.append((category, re.compile(f"(?:{'|'.join(globs)})")))
+            if phrases:
+                self.phrases.add(category, phrases)
         self._cache: dict[str, frozenset[str]] = {}
 
     def categories(self, word: str) -> frozenset[str]:
@@ -308,8 +312,8 @@ class EffortNumbers:
     def value(self, text: str) -> float | None:
         if text in self.words:
             return self.words[text]
-        if _DIGITS.fullmatch(text):
-            return float(text.replace(",", "."))
+        if _DIGITS.fullmatch(text.rstrip("+")):  # "30+ min" is at least 30
+            return float(text.rstrip("+").replace(",", "."))
         parts = _RANGE_SEP.split(text)
         if len(parts) == 2 and all(parts):  # "1-2", "tre-fire"; not "2024-5566", a case number
             low, high = self.value(parts[0]), self.value(parts[1])
@@ -457,7 +461,7 @@ class EffortMentions:
             if (cand.value >= MINUTES_PER_MONTH and ctx.near(start, end, "tenure", before=4, after=0)
                     and not ctx.near(start, end, "need", before=CUE_WINDOW, after=0)):
                 return None  # "kund i 15 år"
-            if ctx.near(start, end, "promise", before=3, after=2, stop_at_punct=True):
+            if ctx.near(start, end, "promise", before=4, after=2, stop_at_punct=True):
                 return None  # "lovade svar inom 24 timmar", "1-2 veckor enligt hemsidan"
         polarity = self._wait_polarity(start, end, ctx)
         if polarity == NEGATIVE and not self._waited(cand, ctx):
@@ -480,8 +484,8 @@ class EffortMentions:
             return False  # "25 år senere", "fem år etter": years pass in stories; a wait of years says so
         if ctx.near(start, end, "elapsed", before=EVIDENCE_BEFORE, after=EVIDENCE_AFTER):
             return True
-        if ctx.starts(end, "purpose") or ctx.starts(end, "late"):
-            return True  # "fyra veckor för att flytta ett abonnemang", "40 minutes late"
+        if ctx.starts(end, "purpose") or ctx.starts(end, "late") or ctx.has(end, "now"):
+            return True  # "fyra veckor för att flytta ett abonnemang", "40 minutes late", "for 6 weeks now"
         return cand.value < MINUTES_PER_DAY and ctx.has(end, "late_short")  # "30 minuter sen"
 
     def _wait_polarity(self, start: int, end: int, ctx: "_Context") -> str:
@@ -540,6 +544,11 @@ class EffortMentions:
         return EffortMention(kind, cand.value, span.text, span.start_char, span.end_char, polarity, channel)
 
 
+def _breaks(token: Token) -> bool:
+    """Punctuation that ends a stretch of words; quotes do not ('sa "3 dagar"')."""
+    return token.is_punct and not token.is_quote
+
+
 class _Context:
     """What the cue words say around each token of one doc, and the clause each token is in."""
 
@@ -579,14 +588,14 @@ class _Context:
 
     def _before(self, i: int, width: int, stop_at_punct: bool) -> Iterable[int]:
         for j in range(i - 1, max(i - width, 0) - 1, -1):
-            if not self.same_clause(i, j) or (stop_at_punct and self.doc[j].is_punct):
+            if not self.same_clause(i, j) or (stop_at_punct and _breaks(self.doc[j])):
                 return
             yield j
 
     def _after(self, end: int, width: int, stop_at_punct: bool) -> Iterable[int]:
         """Up to `width` tokens from `end` on, in the clause of the token just before `end`."""
         for j in range(end, min(end + width, len(self.doc))):
-            if not self.same_clause(max(end - 1, 0), j) or (stop_at_punct and self.doc[j].is_punct):
+            if not self.same_clause(max(end - 1, 0), j) or (stop_at_punct and _breaks(self.doc[j])):
                 return
             yield j
 
@@ -605,7 +614,12 @@ class _Context:
                    for n in window)
 
     def praised(self, i: int) -> bool:
-        return any(self.has(j, "praise") and not self.negated(j) for j in self.clause[i])
+        """Praise in the clause, or in a short sentence right after it ("...took two minutes. Smooth.")."""
+        clause = self.clause[i]
+        ends_sentence = self.doc[clause.stop - 1].text[-1] in ".!?"  # not "..., annars bra"
+        following = self.clause[clause.stop] if clause.stop < len(self.doc) and ends_sentence else range(0)
+        nearby = [*clause, *(following if len(following) <= SHORT_SENTENCE else ())]
+        return any(self.has(j, "praise") and not self.negated(j) for j in nearby)
 
     def negated_praise(self, i: int) -> bool:
         return any(self.has(j, "praise") and self.negated(j) for j in self.clause[i])
