@@ -351,13 +351,12 @@ class EffortMentions:
         self.units = {k.lower(): float(x) for k, x in vocabulary["units"].items()}
         self.genitive_units = {k.lower(): float(x) for k, x in vocabulary["genitive_units"].items()}
         self.half_suffixes = [" ".join(t.lower_ for t in nlp.make_doc(s)) for s in vocabulary["half_suffixes"]]
-        num = NUM
         unit_mods = {"LOWER": {"IN": vocabulary["unit_modifiers"]}, "OP": "*"}
         count_mods = {"LOWER": {"IN": vocabulary["count_modifiers"]}, "OP": "*"}
         self.matcher = Matcher(nlp.vocab)
-        self.matcher.add("WAIT", [[num, unit_mods, {"LOWER": {"IN": list(self.units)}}]])
+        self.matcher.add("WAIT", [[NUM, unit_mods, {"LOWER": {"IN": list(self.units)}}]])
         if self.genitive_units:
-            self.matcher.add("WAIT_GENITIVE", [[num, unit_mods, {"LOWER": {"IN": list(self.genitive_units)}}]])
+            self.matcher.add("WAIT_GENITIVE", [[NUM, unit_mods, {"LOWER": {"IN": list(self.genitive_units)}}]])
         self.phrase_values: dict[str, dict[str, float]] = {}
         for label, table in (("VAGUE_WAIT", "vague_durations"), ("AGAIN", "again_words"),
                              ("STEP_PHRASE", "step_phrases"), ("TIMES_SINGLE", "times_single")):
@@ -366,13 +365,13 @@ class EffortMentions:
                 self.matcher.add(label, [_token_specs(nlp, phrase)])
                 self.phrase_values[label][" ".join(t.lower_ for t in nlp.make_doc(phrase.lower()))] = float(value)
         if vocabulary["times_words"]:
-            self.matcher.add("TIMES", [[num, {"LOWER": {"IN": vocabulary["times_words"]}}]])
+            self.matcher.add("TIMES", [[NUM, {"LOWER": {"IN": vocabulary["times_words"]}}]])
         if vocabulary["occasion_words"]:
             self.matcher.add("ORDINAL", [[{"NORM": ORDINAL_NORM}, {"LOWER": {"IN": vocabulary["occasion_words"]}}]])
         for label, table in (("CONTACT_NOUN", "contact_nouns"), ("STEP_NOUN", "step_nouns"),
                              ("PERSON_NOUN", "person_nouns")):
             if vocabulary[table]:
-                self.matcher.add(label, _patterns(nlp, vocabulary[table], prefix=(num, count_mods)))
+                self.matcher.add(label, _patterns(nlp, vocabulary[table], prefix=(NUM, count_mods)))
         self.lexicon = _Lexicon(nlp, {**vocabulary["cues"], "person_cue": vocabulary["person_cues"]})
 
     # ------------------------------------------------------------ matching
@@ -440,7 +439,7 @@ class EffortMentions:
             return self._judge_count(cand, ctx)
         if cand.label == "STEP_PHRASE":
             if ctx.by_someone_else(cand.span.start, "steps") or not ctx.obliged(cand.span.start):
-                return None  # "de fick göra om fogningen", "för att göra om ytskikten": not the customer redoing
+                return None  # "de fick börja om", "för att börja om": the company, or nobody made to
             return self._mention(cand, "steps", self._count_polarity(cand.span.start, cand.span.start, ctx))
         return self._judge_noun(cand, ctx)
 
