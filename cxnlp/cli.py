@@ -206,6 +206,36 @@ def _print_table(title: str, rows: list[list[str]]) -> None:
     console.print(table)
 
 
+@app.command("evaluate-effort")
+def evaluate_effort_cmd(
+    data: Annotated[Optional[list[Path]], typer.Argument(help="Labelled effort files (default: data/labelled/effort/*.csv).")] = None,
+    split: Annotated[str, typer.Option(help="Which rows to measure on: test, dev or all.")] = "test",
+    labelled_lang: Annotated[bool, typer.Option(help="Read each comment in its labelled language instead of the detected one.")] = False,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
+) -> None:
+    """Precision and recall of effort extraction (wait minutes, contacts, steps) per language."""
+    from cxnlp.training.effort_eval import effort_rows, evaluate_effort, load_effort_set
+
+    if split not in ("test", "dev", "all"):
+        raise typer.BadParameter(f"{split!r} is not one of test, dev, all.", param_hint="--split")
+    with _user_errors():
+        files = data or sorted((DEFAULT_MODELS_DIR.parent / "data" / "labelled" / "effort").glob("*.csv"))
+        labelled = load_effort_set(files)
+        if split != "all":
+            labelled = labelled[labelled["split"] == split]
+        metrics = evaluate_effort(labelled, labelled_language=labelled_lang)
+    rows = effort_rows(metrics)
+    table = Table(title=f"Effort extraction ({split} split, {len(labelled)} comments)")
+    for name in rows[0]:
+        table.add_column(name)
+    for row in rows[1:]:
+        table.add_row(*row)
+    console.print(table)
+    if json_out:
+        json_out.write_text(json.dumps(metrics, indent=2), "utf-8")
+        console.print(f"Metrics written to {json_out}")
+
+
 def _print_metrics(metrics: dict) -> None:
     from cxnlp.training.evaluate import per_pillar_rows, summary_rows
 

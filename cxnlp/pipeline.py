@@ -1,4 +1,4 @@
-"""The scoring pipeline: read -> clean -> language -> segment -> embed -> classify -> sentiment.
+"""The scoring pipeline: read -> clean -> language -> segment -> embed -> classify -> sentiment, effort.
 
 `Pipeline.load()` wires the default models once; `score(df, text_col=...)` returns the
 frame with the `cx_*` columns added, rows and input columns untouched.
@@ -18,6 +18,7 @@ import pandas as pd
 
 from cxnlp.clean import clean_texts
 from cxnlp.config import Settings
+from cxnlp.effort import EFFORT_COLUMNS, EffortExtractor
 from cxnlp.embed import Embedder, load_embedder
 from cxnlp.errors import ModelNotFoundError
 from cxnlp.features import TextFeatures
@@ -43,6 +44,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "cx_sentiment",
     "cx_sentiment_score",
     "cx_model_version",
+    *EFFORT_COLUMNS,
 )
 
 
@@ -216,11 +218,13 @@ class Pipeline:
         heads: ClassifierHeads,
         language: LanguageDetector | None = None,
         segmenter: Segmenter | None = None,
+        effort: EffortExtractor | None = None,
     ) -> None:
         self.embedder = embedder
         self.heads = heads
         self.language = language or LanguageDetector()
         self.segmenter = segmenter or Segmenter()
+        self.effort = effort or EffortExtractor()
         if heads.embedder_id not in (embedder.model_id, getattr(embedder, "source_id", None)):
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
         expected = heads.pillars.coef_.shape[1] - heads.features.n_ngram_features
@@ -288,6 +292,9 @@ class Pipeline:
         out["cx_sentiment"] = a.sentiment
         out["cx_sentiment_score"] = np.round(a.sentiment_score, 4)
         out["cx_model_version"] = self.heads.version
+        effort = self.effort.transform(prep.text, prep.lang)  # reads the cleaned text in its detected language
+        for column in EFFORT_COLUMNS:
+            out[column] = effort[column].array
         return out
 
 

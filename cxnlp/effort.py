@@ -1,0 +1,769 @@
+"""Effort the customer reports in their own words: how long they waited, how many times they
+had to contact the company, how many steps they were put through.
+
+Every competing tool reads "45 min i telefonkö" or "ringt fire ganger" as sentiment and
+throws the numbers away; the customer-experience literature says effort and the number of
+steps are what drive recommendation. So each comment gets structured values:
+
+- `cx_wait_minutes`: the longest wait or duration the customer went through, in minutes.
+  The longest rather than the sum, because the same wait is often said twice ("an hour.
+  AN HOUR!") or nested ("three weeks, two hours of it on the phone"). Ranges count at their
+  midpoint ("1-2 veckor" = 1.5 weeks), compound durations add up ("1 timme och 20
+  minuter" = 80), a month is 30 days, a year 365.
+- `cx_contacts`: how many times the customer contacted the company. Different channels
+  add up ("mejlat 5 gånger och ringt 3 gånger" = 8); the same channel said twice counts
+  once, at its larger count; an unspecified "contacted you 7 times" is taken as the total.
+- `cx_steps`: the largest count of forms, steps, hand-offs or repeats ("fem olika
+  formulär", "had to explain it again" = 2).
+- `cx_effort_spans`: JSON list of every mention found, with its kind, value, text,
+  character offsets in the cleaned text and polarity: `negative` when it is effort,
+  `positive` when the comment praises speed ("delivered in 2 days, brilliant") or says the
+  effort was spared ("didn't have to call"). Only negative mentions feed the three values;
+  counts below two are left empty (one contact or one form is the baseline, not effort).
+
+Rule-based, on spaCy blank pipelines: a component that reads numbers (digits, words,
+ranges, "halvannan", "forty-five"), then `Matcher` patterns for durations, counts,
+ordinals and repeats, judged by the words around them. A duration counts as a wait only
+when nearby words say it was waited or spent ("väntade", "tog", "senare", "i kö", "still",
+"without") and it is not promised, tenure, a warranty, a rate, a price period or the
+length of something else ("a 10 h flight"); most durations in a long review are not
+waits. A count needs the verb or noun it counts ("ringt", "formulär") and the customer as
+its subject ("de ringde mig fyra gånger" is not effort). All words live in
+`resources/effort/<lang>.json`, so a new language is a new data file.
+
+Measured on the team's effort set (`cxnlp evaluate-effort`) and, by hand, on samples of
+real reviews; the figures and where it still errs are in data/labelled/effort/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import pandas as pd
+import spacy
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span, Token
+from spacy.util import compile_infix_regex, compile_suffix_regex, filter_spans
+
+from cxnlp.errors import InputFileError
+from cxnlp.segment import load_contrast_words
+
+EFFORT_COLUMNS: tuple[str, ...] = ("cx_wait_minutes", "cx_contacts", "cx_steps", "cx_effort_spans")
+MIN_COUNT = 2  # one contact or one step is the baseline of any errand, not effort
+MAX_STEPS = 30  # "338 sider" is a book, not a process
+MINUTES_PER_MONTH = 43200  # tenure ("kund i 15 år") is only read from months and years
+MINUTES_PER_YEAR = 525600  # "fem år senere" is a story's time, not a wait, unless the words say waited
+NEGATIVE, POSITIVE = "negative", "positive"
+CUE_CATEGORIES = (
+    "contact_phone", "contact_email", "contact_chat", "contact_any", "contact_send", "step", "transfer",
+    "negation", "need", "third_party", "first_person", "customer_object", "received", "from", "wait", "elapsed",
+    "wait_noun", "now", "late", "late_short", "before", "someone", "purpose", "effort_tone", "activity", "obligation",
+    "passive", "only", "within", "in", "completion", "praise", "promise", "non_wait", "tenure", "rate_before",
+    "rate_after", "currency", "price_link", "unit_joiners",
+)
+# Which kind of effort a cue word points to, strongest first when one token matches several
+# (`telefonkö` is a wait, not a phone call; `skriva in` is a step, not writing to someone).
+ROLES = ("wait", "transfer", "step", "contact_send", "contact_phone", "contact_email", "contact_chat", "contact_any")
+CUE_WINDOW = 6  # tokens searched for the verb or noun that says what a count is about
+EVIDENCE_BEFORE, EVIDENCE_AFTER = 6, 4  # tokens searched for a word saying a duration was waited or spent
+NEGATION_WINDOW = 3
+SHORT_SENTENCE = 4  # tokens: "Smooth.", "Toppen!" after a duration still praise it
+MINUTES_PER_DAY = 1440  # "30 minuter sen" is late; "en vecka sen" is "a week since"
+_DIGITS = re.compile(r"\d+(?:[.,]\d{1,2})?")
+_RANGE_SEP = re.compile(r"[-–]")
+MAX_RANGE = 1000
+_WORD = re.compile(r"[^\W\d_]+")
+_FRACTION = re.compile(r"(\d*?)(\d)⁄(\d+)")  # NFKC turns "1½" into "11⁄2"
+
+# Numbers and ordinals are also marked in the token's NORM, which the matcher tests natively:
+# ten times faster than a Python attribute on every token of every comment.
+NUMBER_NORM, ORDINAL_NORM = "<cx-number>", "<cx-ordinal>"
+NUM = {"NORM": NUMBER_NORM}
+for _name in ("cx_num", "cx_ordinal"):
+    if not Token.has_extension(_name):
+        Token.set_extension(_name, default=None)
+if not Doc.has_extension("cx_effort"):
+    Doc.set_extension("cx_effort", default=None)  # the mentions kept
+if not Doc.has_extension("cx_effort_read"):
+    Doc.set_extension("cx_effort_read", default=False)  # whether any pattern matched, kept or not
+
+
+@dataclass(frozen=True)
+class EffortMention:
+    kind: str  # wait | contacts | steps
+    value: float  # minutes for waits, a count otherwise
+    text: str
+    start: int  # character offsets in the text the extractor was given
+    end: int
+    polarity: str  # negative: the customer's effort; positive: speed praised or effort spared
+    channel: str = ""  # contacts only: phone, email, chat or any
+
+    def as_json(self) -> dict:
+        out = asdict(self)
+        if self.kind != "contacts":
+            del out["channel"]
+        out["value"] = round(self.value, 2)
+        return out
+
+
+@dataclass(frozen=True)
+class EffortSummary:
+    wait_minutes: float | None
+    contacts: int | None
+    steps: int | None
+
+
+# ---------------------------------------------------------------- language data
+
+OPTIONAL_KEYS: dict[str, object] = {
+    "compound_numbers": {}, "half_suffixes": [], "range_connectors": [], "ordinals": {}, "ordinal_pattern": "",
+    "genitive_units": {}, "unit_modifiers": [], "vague_durations": {}, "times_words": [], "times_single": {},
+    "occasion_words": [], "again_words": {}, "step_phrases": {}, "count_modifiers": [], "contact_nouns": [],
+    "step_nouns": [], "person_nouns": [], "person_cues": [],
+}
+REQUIRED_KEYS = ("spacy_lang", "numbers", "units", "cues")
+
+
+def load_vocabulary(path: Path | str | Traversable) -> dict:
+    """Read and check one language file; a missing key or a non-numeric value names the file."""
+    path = Path(path) if isinstance(path, str) else path
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputFileError(path, f"cannot read effort vocabulary ({err}).") from err
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise InputFileError(path, f"effort vocabulary lacks key(s): {', '.join(missing)}.")
+    for key, default in OPTIONAL_KEYS.items():
+        data.setdefault(key, default)
+    unknown = sorted(set(data["cues"]) - set(CUE_CATEGORIES))
+    if unknown:
+        raise InputFileError(path, f"unknown cue categories {unknown}; expected some of {', '.join(CUE_CATEGORIES)}.")
+    data["cues"] = {c: data["cues"].get(c, []) for c in CUE_CATEGORIES}
+    for key in ("numbers", "units", "genitive_units", "vague_durations", "times_single", "again_words",
+                "step_phrases", "ordinals"):
+        bad = [k for k, v in data[key].items() if not isinstance(v, (int, float)) or v <= 0 or "*" in k]
+        if bad:
+            raise InputFileError(path, f"{key}: keys are plain words (no *) and values positive numbers "
+                                       f"(check {', '.join(bad[:5])}).")
+    return data
+
+
+def packaged_vocabularies() -> dict[str, Traversable]:
+    """cxnlp language code -> its effort file shipped in `cxnlp/resources/effort/`."""
+    folder = resources.files("cxnlp.resources").joinpath("effort")
+    return {f.name.removesuffix(".json"): f for f in folder.iterdir() if f.name.endswith(".json")}
+
+
+def _glob(word: str) -> str:
+    return ".*".join(re.escape(part) for part in word.split("*"))
+
+
+def _token_specs(nlp: Language, entry: str) -> list[dict]:
+    """Matcher token patterns for one vocabulary entry: words split on spaces, `*` a wildcard."""
+    specs: list[dict] = []
+    for word in entry.lower().split():
+        if "*" in word:
+            specs.append({"LOWER": {"REGEX": f"^{_glob(word)}$"}})
+        else:
+            specs.extend({"LOWER": t.lower_} for t in nlp.make_doc(word))
+    return specs
+
+
+def _split_entries(nlp: Language, entries: Iterable[str]) -> tuple[list[str], list[str], list[list[dict]]]:
+    """A vocabulary list as its one-token words, its wildcard words (as regular expressions)
+    and the token patterns of its multi-token entries."""
+    words, globs, phrases = [], [], []
+    for entry in entries:
+        if " " not in entry.strip() and "*" in entry:
+            globs.append(_glob(entry.lower()))
+            continue
+        specs = _token_specs(nlp, entry)
+        if len(specs) == 1:
+            words.append(specs[0]["LOWER"])
+        else:
+            phrases.append(specs)
+    return words, globs, phrases
+
+
+def _patterns(nlp: Language, entries: Iterable[str], prefix: Sequence[dict] = ()) -> list[list[dict]]:
+    """Matcher patterns for a vocabulary list. Its one-token words share one pattern (a set of
+    words and one regular expression), so the matcher tests each token once per list, not once
+    per word: a tenth of the time."""
+    words, globs, phrases = _split_entries(nlp, entries)
+    patterns = [[*prefix, *specs] for specs in phrases]
+    if words:
+        patterns.append([*prefix, {"LOWER": {"IN": words}}])
+    if globs:
+        patterns.append([*prefix, {"LOWER": {"REGEX": f"^(?:{'|'.join(globs)})$"}}])
+    return patterns
+
+
+class _Lexicon:
+    """Which cue categories each word belongs to, for the one-word entries of the vocabulary:
+    worked out once per distinct word and cached, so only multi-word entries need a matcher."""
+
+    def __init__(self, nlp: Language, entries_by_category: Mapping[str, Iterable[str]]) -> None:
+        self.exact: dict[str, set[str]] = {}
+        self.globs: list[tuple[str, re.Pattern[str]]] = []
+        self.phrases = Matcher(nlp.vocab)
+        for category, entries in entries_by_category.items():
+            words, globs, phrases = _split_entries(nlp, entries)
+            for word in words:
+                self.exact.setdefault(word, set()).add(category)
+            if globs:
+                self.globs.append((category, re.compile(f"(?:{'|'.join(globs)})")))
+            if phrases:
+                self.phrases.add(category, phrases)
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def categories(self, word: str) -> frozenset[str]:
+        found = self._cache.get(word)
+        if found is None:
+            cats = set(self.exact.get(word, ()))
+            cats.update(category for category, regex in self.globs if regex.fullmatch(word))
+            found = self._cache[word] = frozenset(cats)
+        return found
+
+    def matches(self, doc: Doc) -> Iterable[tuple[str, int, int]]:
+        """(category, start, end) of every entry found in `doc`, one-word entries first."""
+        for token in doc:
+            for category in self.categories(token.lower_):
+                yield category, token.i, token.i + 1
+        if len(self.phrases):
+            for match_id, start, end in self.phrases(doc):
+                yield doc.vocab.strings[match_id], start, end
+
+
+def _number_forms(vocabulary: dict) -> dict[str, float]:
+    """All written numbers: the table plus compounds such as `fyrtiofem`, `forty-five`, `femogtjue`."""
+    forms = {k.lower(): float(v) for k, v in vocabulary["numbers"].items()}
+    compound = vocabulary["compound_numbers"]
+    for tens, t in compound.get("tens", {}).items():
+        forms.setdefault(tens, float(t))
+        for unit, u in compound.get("units", {}).items():
+            for form in compound.get("forms", []):
+                forms.setdefault(form.format(tens=tens, unit=unit), float(t + u))
+    return forms
+
+
+# ---------------------------------------------------------------- pipeline components
+
+@Language.factory("cx_effort_numbers", default_config={"vocabulary": {}})
+def make_effort_numbers(nlp: Language, name: str, vocabulary: dict) -> "EffortNumbers":
+    return EffortNumbers(nlp, vocabulary)
+
+
+class EffortNumbers:
+    """Marks every number with its value (`token._.cx_num`) and every ordinal
+    (`token._.cx_ordinal`), merging written numbers of several tokens into one:
+    "ett par", "forty-five", "två och en halv", "1 - 2" (a range counts as its midpoint)."""
+
+    def __init__(self, nlp: Language, vocabulary: dict) -> None:
+        forms = _number_forms(vocabulary)
+        self.words = {k: v for k, v in forms.items() if len(nlp.make_doc(k)) == 1}
+        self.phrases = {" ".join(t.lower_ for t in nlp.make_doc(k)): v for k, v in forms.items() if k not in self.words}
+        self.ordinals = {k.lower(): int(v) for k, v in vocabulary["ordinals"].items()}
+        self.ordinal_re = re.compile(vocabulary["ordinal_pattern"]) if vocabulary["ordinal_pattern"] else None
+        self.phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.phrase_matcher.add("NUMBER", [nlp.make_doc(phrase) for phrase in self.phrases])
+        self.half_matcher = Matcher(nlp.vocab)
+        for suffix in vocabulary["half_suffixes"]:
+            self.half_matcher.add("HALF", [[NUM, *_token_specs(nlp, suffix)]])
+        self.range_matcher = Matcher(nlp.vocab)
+        if vocabulary["range_connectors"]:
+            self.range_matcher.add("RANGE", [[NUM, {"LOWER": {"IN": vocabulary["range_connectors"]}}, NUM]])
+        self._values: dict[str, float | None] = {}
+
+    def __call__(self, doc: Doc) -> Doc:
+        for token in doc:
+            value, ordinal = self.cached_value(token.lower_), self.ordinal(token.lower_)
+            if value is not None:
+                token._.cx_num, token.norm_ = value, NUMBER_NORM
+            elif ordinal is not None:
+                token._.cx_ordinal, token.norm_ = ordinal, ORDINAL_NORM
+        self._merge(doc, self.half_matcher, lambda span: span[0]._.cx_num + 0.5)
+        self._merge(doc, self.phrase_matcher, lambda span: self.phrases[" ".join(t.lower_ for t in span)])
+        self._merge(doc, self.range_matcher, lambda span: (span[0]._.cx_num + span[-1]._.cx_num) / 2)
+        return doc
+
+    @staticmethod
+    def _merge(doc: Doc, matcher: Matcher | PhraseMatcher, value_of) -> None:
+        if not len(matcher):
+            return
+        spans = filter_spans(matcher(doc, as_spans=True))
+        values = [value_of(span) for span in spans]
+        with doc.retokenize() as retokenizer:
+            for span, value in zip(spans, values):
+                retokenizer.merge(span, attrs={"NORM": NUMBER_NORM, "_": {"cx_num": value}})
+
+    def cached_value(self, text: str) -> float | None:
+        if text not in self._values:
+            self._values[text] = self.value(text)
+        return self._values[text]
+
+    def value(self, text: str) -> float | None:
+        if text in self.words:
+            return self.words[text]
+        if _DIGITS.fullmatch(text.rstrip("+")):  # "30+ min" is at least 30
+            return float(text.rstrip("+").replace(",", "."))
+        parts = _RANGE_SEP.split(text)
+        if len(parts) == 2 and all(parts):  # "1-2", "tre-fire"; not "2024-5566", a case number
+            low, high = self.value(parts[0]), self.value(parts[1])
+            return (low + high) / 2 if low is not None and high is not None and low < high <= MAX_RANGE else None
+        if m := _FRACTION.fullmatch(text):
+            return float(m.group(1) or 0) + int(m.group(2)) / int(m.group(3))
+        return None
+
+    def ordinal(self, text: str) -> int | None:
+        if text in self.ordinals:
+            return self.ordinals[text]
+        if self.ordinal_re and (m := self.ordinal_re.fullmatch(text)):
+            return int(m.group(1))
+        return None
+
+
+@Language.factory("cx_effort_mentions", default_config={"vocabulary": {}})
+def make_effort_mentions(nlp: Language, name: str, vocabulary: dict) -> "EffortMentions":
+    return EffortMentions(nlp, vocabulary)
+
+
+@dataclass
+class _Candidate:
+    label: str
+    span: Span
+    value: float
+    unit: float = 0.0  # minutes per unit, for waits
+
+
+class EffortMentions:
+    """Finds durations, counts, ordinals and repeats with `Matcher` patterns built from the
+    vocabulary, then keeps those that are the customer's effort; result in `doc._.cx_effort`."""
+
+    def __init__(self, nlp: Language, vocabulary: dict) -> None:
+        self.units = {k.lower(): float(x) for k, x in vocabulary["units"].items()}
+        self.genitive_units = {k.lower(): float(x) for k, x in vocabulary["genitive_units"].items()}
+        self.half_suffixes = [" ".join(t.lower_ for t in nlp.make_doc(s)) for s in vocabulary["half_suffixes"]]
+        unit_mods = {"LOWER": {"IN": vocabulary["unit_modifiers"]}, "OP": "*"}
+        count_mods = {"LOWER": {"IN": vocabulary["count_modifiers"]}, "OP": "*"}
+        self.matcher = Matcher(nlp.vocab)
+        self.matcher.add("WAIT", [[NUM, unit_mods, {"LOWER": {"IN": list(self.units)}}]])
+        if self.genitive_units:
+            self.matcher.add("WAIT_GENITIVE", [[NUM, unit_mods, {"LOWER": {"IN": list(self.genitive_units)}}]])
+        self.phrase_values: dict[str, dict[str, float]] = {}
+        for label, table in (("VAGUE_WAIT", "vague_durations"), ("AGAIN", "again_words"),
+                             ("STEP_PHRASE", "step_phrases"), ("TIMES_SINGLE", "times_single")):
+            self.phrase_values[label] = {}
+            for phrase, value in vocabulary[table].items():
+                self.matcher.add(label, [_token_specs(nlp, phrase)])
+                self.phrase_values[label][" ".join(t.lower_ for t in nlp.make_doc(phrase.lower()))] = float(value)
+        if vocabulary["times_words"]:
+            self.matcher.add("TIMES", [[NUM, {"LOWER": {"IN": vocabulary["times_words"]}}]])
+        if vocabulary["occasion_words"]:
+            self.matcher.add("ORDINAL", [[{"NORM": ORDINAL_NORM}, {"LOWER": {"IN": vocabulary["occasion_words"]}}]])
+        for label, table in (("CONTACT_NOUN", "contact_nouns"), ("STEP_NOUN", "step_nouns"),
+                             ("PERSON_NOUN", "person_nouns")):
+            if vocabulary[table]:
+                self.matcher.add(label, _patterns(nlp, vocabulary[table], prefix=(NUM, count_mods)))
+        self.lexicon = _Lexicon(nlp, {**vocabulary["cues"], "person_cue": vocabulary["person_cues"]})
+
+    # ------------------------------------------------------------ matching
+
+    def __call__(self, doc: Doc) -> Doc:
+        ctx = _Context(doc, self.lexicon)
+        candidates = [self._candidate(doc.vocab.strings[m], doc[s:e]) for m, s, e in self.matcher(doc)]
+        # overlapping readings: the longest wins ("om och om igen" over "igen"), one per span
+        longest = {(s.start, s.end) for s in filter_spans([c.span for c in candidates])}
+        candidates = list({(c.span.start, c.span.end): c for c in candidates
+                           if (c.span.start, c.span.end) in longest}.values())
+        mentions = []
+        for cand in self._join_compound_waits(sorted(candidates, key=lambda c: c.span.start), ctx):
+            mention = self._judge(cand, ctx)
+            if mention:
+                mentions.append(mention)
+        doc._.cx_effort = mentions
+        doc._.cx_effort_read = bool(candidates)
+        return doc
+
+    def _candidate(self, label: str, span: Span) -> _Candidate:
+        lowered = " ".join(t.lower_ for t in span)
+        if label in self.phrase_values:
+            return _Candidate("TIMES" if label == "TIMES_SINGLE" else label, span, self.phrase_values[label][lowered])
+        if label in ("WAIT", "WAIT_GENITIVE"):
+            table = self.units if label == "WAIT" else self.genitive_units
+            unit = table[span[-1].lower_]
+            return _Candidate(label, span, span[0]._.cx_num * unit, unit)
+        if label == "ORDINAL":
+            return _Candidate(label, span, float(span[0]._.cx_ordinal))
+        return _Candidate(label, span, span[0]._.cx_num)
+
+    def _join_compound_waits(self, candidates: list[_Candidate], ctx: "_Context") -> list[_Candidate]:
+        """'1 timme och 20 minuter' is one wait of 80 minutes; 'an hour and a half' one of 90."""
+        out: list[_Candidate] = []
+        for cand in candidates:
+            if cand.label in ("WAIT", "WAIT_GENITIVE"):
+                cand = self._add_trailing_half(cand)
+            prev = out[-1] if out else None
+            if (prev and prev.label == "WAIT" and cand.label in ("WAIT", "WAIT_GENITIVE") and prev.unit > cand.unit
+                    and ctx.same_clause(prev.span.start, cand.span.start)
+                    and all(ctx.has(i, "unit_joiners") for i in range(prev.span.end, cand.span.start))):
+                joined = ctx.doc[prev.span.start : cand.span.end]
+                out[-1] = _Candidate(cand.label, joined, prev.value + cand.value, cand.unit)
+            else:
+                out.append(cand)
+        return out
+
+    def _add_trailing_half(self, cand: _Candidate) -> _Candidate:
+        doc, end = cand.span.doc, cand.span.end
+        for suffix in self.half_suffixes:
+            words = suffix.split()
+            for width in range(1, len(words) + 1):  # "en halv" may already be one number token
+                if doc[end : end + width].text.lower().split() == words:
+                    return _Candidate(cand.label, doc[cand.span.start : end + width], cand.value + 0.5 * cand.unit,
+                                      cand.unit)
+        return cand
+
+    # ------------------------------------------------------------ judging
+
+    def _judge(self, cand: _Candidate, ctx: "_Context") -> EffortMention | None:
+        if cand.label in ("WAIT", "WAIT_GENITIVE", "VAGUE_WAIT"):
+            return self._judge_wait(cand, ctx)
+        if cand.label in ("TIMES", "ORDINAL", "AGAIN"):
+            return self._judge_count(cand, ctx)
+        if cand.label == "STEP_PHRASE":
+            if ctx.by_someone_else(cand.span.start, "steps") or not ctx.obliged(cand.span.start):
+                return None  # "de fick börja om", "för att börja om": the company, or nobody made to
+            return self._mention(cand, "steps", self._count_polarity(cand.span.start, cand.span.start, ctx))
+        return self._judge_noun(cand, ctx)
+
+    def _judge_wait(self, cand: _Candidate, ctx: "_Context") -> EffortMention | None:
+        start, end = cand.span.start, cand.span.end
+        if cand.label == "WAIT_GENITIVE" and not ctx.has(end, "wait_noun"):
+            return None  # "2 års garanti", "30 dagars öppet köp": an attribute, not a wait
+        if cand.label != "VAGUE_WAIT":
+            if ctx.has(start - 1, "rate_before") or ctx.starts(end, "rate_after"):
+                return None  # "varje 2 veckor", "24 hours a day"
+            before = ctx.doc[start - 1].text if start else ""
+            if any(ch.isdigit() for ch in before) or ctx.has(start - 1, "currency"):
+                return None  # "£30 a month"
+            if ctx.has(start - 1, "price_link") and ctx.has(start - 2, "currency"):
+                return None  # "199 kr för 3 månader"
+            if ctx.near(start, end, "non_wait", before=3, after=2) or ctx.near(start, end, "activity", before=0, after=2):
+                return None  # warranty, contract, trial, product age, lifespan; "a 10 h flight"
+            if (cand.value >= MINUTES_PER_MONTH and ctx.near(start, end, "tenure", before=4, after=0)
+                    and not ctx.near(start, end, "need", before=CUE_WINDOW, after=0)):
+                return None  # "kund i 15 år"
+            if ctx.near(start, end, "promise", before=4, after=2, stop_at_punct=True):
+                return None  # "lovade svar inom 24 timmar", "1-2 veckor enligt hemsidan"
+        polarity = self._wait_polarity(start, end, ctx)
+        if polarity == NEGATIVE and not self._waited(cand, ctx):
+            return None  # "bott där i tio år", "1 h behandling": a duration, but nobody waited
+        return self._mention(cand, "wait", polarity)
+
+    def _waited(self, cand: _Candidate, ctx: "_Context") -> bool:
+        """Whether the words around a duration say it was waited or spent: most durations in
+        a long review are not ("bodde där i tio år", "en HLR-kurs (2h)")."""
+        start, end = cand.span.start, cand.span.end
+        if ctx.starts(end, "before"):
+            # "nästan en timme innan någon svarade" is a wait; "två timmar innan bokad tid" a lead time
+            return ctx.near(end + 1, end + 1, "someone", before=0, after=2) or ctx.near(
+                start, end, "wait", before=EVIDENCE_BEFORE, after=0) or ctx.near(
+                start, end, "elapsed", before=EVIDENCE_BEFORE, after=0)
+        if ctx.near(start, end, "wait", before=EVIDENCE_BEFORE, after=EVIDENCE_AFTER) or ctx.near(
+                start, end, "wait_noun", before=EVIDENCE_BEFORE, after=1):
+            return True
+        if cand.value >= MINUTES_PER_YEAR:
+            return False  # "25 år senere", "fem år etter": years pass in stories; a wait of years says so
+        if ctx.near(start, end, "elapsed", before=EVIDENCE_BEFORE, after=EVIDENCE_AFTER):
+            return True
+        if ctx.starts(end, "purpose") or ctx.starts(end, "late") or ctx.has(end, "now"):
+            return True  # "fyra veckor för att flytta ett abonnemang", "40 minutes late", "for 6 weeks now"
+        return cand.value < MINUTES_PER_DAY and ctx.has(end, "late_short")  # "30 minuter sen"
+
+    def _wait_polarity(self, start: int, end: int, ctx: "_Context") -> str:
+        if ctx.negated_need(start):
+            return POSITIVE  # "har inte behövt vänta mer än ett par minuter"
+        if ctx.has(start - 1, "only"):
+            return POSITIVE  # "bara 2 minuter i kö"
+        if ctx.has(start - 1, "within") or ctx.has(start - 2, "within"):
+            return POSITIVE  # "svar inom en timme"
+        if (ctx.in_clause(start, "wait", exclude=range(start, end)) or ctx.in_clause(start, "effort_tone")
+                or ctx.negated_praise(start)):
+            return NEGATIVE
+        if ctx.praised(start):
+            return POSITIVE
+        if ctx.has(start - 1, "in") and ctx.in_clause(start, "completion"):
+            return POSITIVE  # "delivered in 2 days"
+        return NEGATIVE
+
+    def _judge_count(self, cand: _Candidate, ctx: "_Context") -> EffortMention | None:
+        if cand.label == "TIMES" and ctx.starts(cand.span.end, "rate_after"):
+            return None  # "ringer 3 gånger i veckan" is a habit, not this errand
+        cue = ctx.nearest_role(cand.span, before_only=cand.label == "AGAIN")
+        if cue is None:
+            return None  # "appen kraschade tre gånger": nothing the customer did
+        kind, channel = ctx.kind_of(cue)
+        if ctx.role(cue) != "transfer" and ctx.by_someone_else(cue, kind):
+            return None  # "de ringde mig fyra gånger", "blev kontaktad flera gånger"
+        if cand.label == "AGAIN" and kind == "steps" and not ctx.obliged(min(cue, cand.span.start)):
+            return None  # "had to explain it again" is effort; "the app crashed again" is not the customer's
+        polarity = self._count_polarity(cand.span.start, min(cue, cand.span.start), ctx)
+        return self._mention(cand, kind, polarity, channel)
+
+    def _judge_noun(self, cand: _Candidate, ctx: "_Context") -> EffortMention | None:
+        span = cand.span
+        if cand.label == "CONTACT_NOUN":
+            if (ctx.near(span.start, span.start, "received", before=CUE_WINDOW, after=0, stop_at_punct=True)
+                    or ctx.has(span.end, "from")):
+                return None  # "fick fem sms från er": the company's contacts
+            _, channel = ctx.kind_of(span.end - 1)
+            return self._mention(cand, "contacts", self._count_polarity(span.start, span.start, ctx), channel or "any")
+        if cand.label == "PERSON_NOUN" and not ctx.near(span.start, span.start, "person_cue", before=CUE_WINDOW,
+                                                           after=0, stop_at_punct=True):
+            return None  # "pratat med fem personer" is effort; "vi är fyra personer i hushållet" is not
+        if cand.value > MAX_STEPS:
+            return None
+        return self._mention(cand, "steps", self._count_polarity(span.start, span.start, ctx))
+
+    def _count_polarity(self, start: int, cue: int, ctx: "_Context") -> str:
+        if ctx.negated(cue) or ctx.has(start - 1, "only"):
+            return POSITIVE  # "behövde inte ringa", "bara ett samtal"
+        return NEGATIVE
+
+    @staticmethod
+    def _mention(cand: _Candidate, kind: str, polarity: str, channel: str = "") -> EffortMention:
+        span = cand.span
+        return EffortMention(kind, cand.value, span.text, span.start_char, span.end_char, polarity, channel)
+
+
+def _breaks(token: Token) -> bool:
+    """Punctuation that ends a stretch of words; quotes do not ('sa "3 dagar"')."""
+    return token.is_punct and not token.is_quote
+
+
+class _Context:
+    """What the cue words say around each token of one doc, and the clause each token is in."""
+
+    def __init__(self, doc: Doc, lexicon: _Lexicon) -> None:
+        self.doc = doc
+        self.cues: list[set[str]] = [set() for _ in doc]
+        self.cue_starts: dict[str, set[int]] = {}
+        role_width: dict[int, tuple[int, int]] = {}  # token -> (match width, -priority) of its role
+        self.roles: dict[int, str] = {}
+        for category, s, e in lexicon.matches(doc):
+            self.cue_starts.setdefault(category, set()).add(s)
+            for i in range(s, e):
+                self.cues[i].add(category)
+                if category in ROLES:
+                    rank = (e - s, -ROLES.index(category))
+                    if rank > role_width.get(i, (0, -99)):
+                        role_width[i], self.roles[i] = rank, category
+        self.clause: list[range] = [range(0)] * len(doc)  # token -> the tokens of its clause
+        for sent in doc.sents:
+            for i in range(sent.start, sent.end):
+                self.clause[i] = range(sent.start, sent.end)
+
+    def has(self, i: int, category: str) -> bool:
+        return 0 <= i < len(self.doc) and category in self.cues[i]
+
+    def starts(self, i: int, category: str) -> bool:
+        return i in self.cue_starts.get(category, ())
+
+    def role(self, i: int) -> str | None:
+        return self.roles.get(i)
+
+    def same_clause(self, i: int, j: int) -> bool:
+        return j in self.clause[i]
+
+    def in_clause(self, i: int, category: str, exclude: range = range(0)) -> bool:
+        return any(self.has(j, category) for j in self.clause[i] if j not in exclude)
+
+    def _before(self, i: int, width: int, stop_at_punct: bool) -> Iterable[int]:
+        for j in range(i - 1, max(i - width, 0) - 1, -1):
+            if not self.same_clause(i, j) or (stop_at_punct and _breaks(self.doc[j])):
+                return
+            yield j
+
+    def _after(self, end: int, width: int, stop_at_punct: bool) -> Iterable[int]:
+        """Up to `width` tokens from `end` on, in the clause of the token just before `end`."""
+        for j in range(end, min(end + width, len(self.doc))):
+            if not self.same_clause(max(end - 1, 0), j) or (stop_at_punct and _breaks(self.doc[j])):
+                return
+            yield j
+
+    def near(self, start: int, end: int, category: str, before: int, after: int, stop_at_punct: bool = False) -> bool:
+        return any(self.has(j, category) for j in self._before(start, before, stop_at_punct)) or any(
+            self.has(j, category) for j in self._after(end, after, stop_at_punct))
+
+    def negated(self, i: int) -> bool:
+        """A negation within a few words before `i`, in the same stretch of text."""
+        return any(self.has(j, "negation") for j in self._before(i, NEGATION_WINDOW, stop_at_punct=True))
+
+    def negated_need(self, start: int) -> bool:
+        """'inte behövt vänta', 'never had to wait': a negation governing a need or wait word."""
+        window = list(self._before(start, CUE_WINDOW, stop_at_punct=True))
+        return any(self.has(n, "negation") and any(self.has(w, "need") for w in window if n < w <= n + NEGATION_WINDOW)
+                   for n in window)
+
+    def praised(self, i: int) -> bool:
+        """Praise in the clause, or in a short sentence right after it ("...took two minutes. Smooth.")."""
+        clause = self.clause[i]
+        ends_sentence = self.doc[clause.stop - 1].text[-1] in ".!?"  # not "..., annars bra"
+        following = self.clause[clause.stop] if clause.stop < len(self.doc) and ends_sentence else range(0)
+        nearby = [*clause, *(following if len(following) <= SHORT_SENTENCE else ())]
+        return any(self.has(j, "praise") and not self.negated(j) for j in nearby)
+
+    def negated_praise(self, i: int) -> bool:
+        return any(self.has(j, "praise") and self.negated(j) for j in self.clause[i])
+
+    def nearest_role(self, span: Span, before_only: bool) -> int | None:
+        """The closest verb or noun saying what a count is about, looking back first."""
+        for j in self._before(span.start, CUE_WINDOW, stop_at_punct=False):
+            if self.roles.get(j, "wait") != "wait":
+                return j
+        if before_only:
+            return None
+        for j in self._after(span.end, CUE_WINDOW, stop_at_punct=False):
+            if self.roles.get(j, "wait") != "wait":
+                return j
+        return None
+
+    def kind_of(self, i: int) -> tuple[str, str]:
+        """(kind, channel) a cue token stands for; 'skicka' is a contact when the clause names
+        a channel ('skickade mejl') and a step otherwise ('skicka in kvittot')."""
+        role = self.roles.get(i, "")
+        if role == "contact_send":
+            channels = [self.roles[j] for j in self.clause[i]
+                        if self.roles.get(j, "").startswith("contact_") and self.roles[j] != "contact_send"]
+            return ("contacts", channels[0].removeprefix("contact_")) if channels else ("steps", "")
+        if role.startswith("contact_"):
+            return "contacts", role.removeprefix("contact_")
+        return "steps", ""
+
+    def obliged(self, i: int) -> bool:
+        """'fick förklara', 'had to explain': the customer made to do something."""
+        return any(self.has(j, "obligation") for j in self._before(i, CUE_WINDOW, stop_at_punct=True))
+
+    def by_someone_else(self, cue: int, kind: str) -> bool:
+        """'ni ringde mig', 'blev kontaktad', 'you've sent the wrong item': the company acting."""
+        for j in self._before(cue, NEGATION_WINDOW, stop_at_punct=True):
+            if self.has(j, "first_person"):
+                return False
+            if self.has(j, "third_party") or (kind == "contacts" and self.has(j, "passive")):
+                return True
+        return kind == "contacts" and any(self.has(j, "customer_object") for j in self._after(cue + 1, 1, True))
+
+
+# ---------------------------------------------------------------- the extractor
+
+
+def summarise(mentions: Sequence[EffortMention]) -> EffortSummary:
+    """Per-comment values from its mentions: only the customer's effort (negative) counts."""
+    effort = [m for m in mentions if m.polarity == NEGATIVE]
+    waits = [m.value for m in effort if m.kind == "wait"]
+    per_channel: dict[str, float] = {}
+    for m in effort:
+        if m.kind == "contacts":
+            per_channel[m.channel] = max(per_channel.get(m.channel, 0), m.value)
+    specific = sum(v for ch, v in per_channel.items() if ch != "any")
+    contacts = max(specific, per_channel.get("any", 0))
+    steps = max((m.value for m in effort if m.kind == "steps"), default=0)
+    return EffortSummary(
+        wait_minutes=round(max(waits), 1) if waits else None,
+        contacts=int(contacts) if contacts >= MIN_COUNT else None,
+        steps=int(steps) if steps >= MIN_COUNT else None,
+    )
+
+
+class EffortExtractor:
+    """Structured effort mentions per comment, one blank spaCy pipeline per language.
+
+    `vocabularies` maps a cxnlp language code to its effort file (default: the files in
+    `cxnlp/resources/effort/`). A comment whose language has no file, or in whose own
+    language no pattern matches though it holds a number another language knows ("Seven steps to change
+    a password" detected as Norwegian, "två dygn" as Norwegian), is read in those languages
+    too, and the reading that finds the most mentions is kept: short comments are where
+    language detection fails most.
+    """
+
+    def __init__(self, vocabularies: Mapping[str, Path | str | Traversable] | None = None) -> None:
+        self.vocabularies = dict(vocabularies or packaged_vocabularies())
+        loaded = {lang: load_vocabulary(path) for lang, path in sorted(self.vocabularies.items())}
+        self._nlp = {lang: build_pipeline(vocabulary) for lang, vocabulary in loaded.items()}
+        # written numbers of two and more ("en", "a", "ett" are articles in every comment), and
+        # the words a count or duration hangs on: a comment is re-read in a language only if
+        # it has both, so most comments are read once
+        self._number_words = {lang: {w for w, v in nlp.get_pipe("cx_effort_numbers").words.items() if v >= 2}
+                              for lang, nlp in self._nlp.items()}
+        self._anchor_words = {lang: _anchor_words(vocabulary) for lang, vocabulary in loaded.items()}
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._nlp)
+
+    def extract(self, texts: Sequence[str], langs: Sequence[str]) -> list[list[EffortMention]]:
+        """Mentions of each text, read in its language (see the class for other readings)."""
+        if len(texts) != len(langs):
+            raise ValueError(f"{len(texts)} texts but {len(langs)} languages")
+        texts = [t or "" for t in texts]
+        out: list[list[EffortMention]] = [[] for _ in texts]
+        understood = [False] * len(texts)
+        for lang, nlp in self._nlp.items():
+            rows = [i for i, code in enumerate(langs) if code == lang]
+            for i, doc in zip(rows, nlp.pipe(texts[i] for i in rows)):
+                out[i], understood[i] = doc._.cx_effort, doc._.cx_effort_read
+        for i, text in enumerate(texts):
+            if not understood[i]:
+                readings = [self._nlp[other](text)._.cx_effort for other in self._other_readings(text, langs[i])]
+                out[i] = max(readings, key=len, default=[])
+        return out
+
+    def _other_readings(self, text: str, lang: str) -> list[str]:
+        has_digit = any(ch.isdigit() for ch in text)
+        words = set(_WORD.findall(text.lower()))
+        return [other for other, numbers in self._number_words.items()
+                if other != lang and (has_digit or words & numbers) and words & self._anchor_words[other]]
+
+    def transform(self, texts: Sequence[str], langs: Sequence[str]) -> pd.DataFrame:
+        """The `cx_*` effort columns, one row per text."""
+        mentions = self.extract(texts, langs)
+        summaries = [summarise(m) for m in mentions]
+        return pd.DataFrame({
+            "cx_wait_minutes": pd.array([s.wait_minutes for s in summaries], dtype="Float64"),
+            "cx_contacts": pd.array([s.contacts for s in summaries], dtype="Int64"),
+            "cx_steps": pd.array([s.steps for s in summaries], dtype="Int64"),
+            "cx_effort_spans": [json.dumps([m.as_json() for m in ms], ensure_ascii=False) for ms in mentions],
+        })
+
+
+def _anchor_words(vocabulary: dict) -> set[str]:
+    """Words without which no duration or count can be read in this language."""
+    words = [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"], *vocabulary["times_single"],
+             *vocabulary["occasion_words"], *vocabulary["contact_nouns"], *vocabulary["step_nouns"],
+             *vocabulary["person_nouns"]]
+    phrases = [*vocabulary["again_words"], *vocabulary["step_phrases"], *vocabulary["vague_durations"]]
+    return {w for entry in [*words, *phrases] for w in _WORD.findall(entry.lower().replace("*", ""))}
+
+
+def build_pipeline(vocabulary: dict) -> Language:
+    """Blank pipeline: tokenizer that splits '45min' and '24-timmars', numbers, clauses, mentions."""
+    code = vocabulary["spacy_lang"]
+    nlp = spacy.blank(code)
+    glued = sorted({w for w in [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"]]
+                    if w.isalpha()}, key=len, reverse=True)
+    suffixes = [*nlp.Defaults.suffixes, rf"(?<=[0-9])(?:{'|'.join(map(re.escape, glued))})"]
+    nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    infixes = [*nlp.Defaults.infixes, r"(?<=[0-9])[-–](?=[^\W\d_])"]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    nlp.add_pipe("cx_effort_numbers", config={"vocabulary": vocabulary})
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("cx_contrast_clauses", config={"words": load_contrast_words().get(code, [])})
+    nlp.add_pipe("cx_effort_mentions", config={"vocabulary": vocabulary})
+    return nlp
