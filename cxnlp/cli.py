@@ -197,10 +197,11 @@ def evaluate(
         console.print(f"HTML page written to {html_out}")
 
 
-def _print_table(title: str, rows: list[list[str]]) -> None:
+def _print_table(title: str, rows: list[list[str]], no_wrap: tuple[str, ...] = ()) -> None:
+    """A rich table; columns named in `no_wrap` stay on one line (names a user copies)."""
     table = Table(title=title)
     for name in rows[0]:
-        table.add_column(name, overflow="fold")  # wrap long names rather than cut them
+        table.add_column(name, overflow="fold", no_wrap=name in no_wrap)  # wrap long cells rather than cut them
     for row in rows[1:]:
         table.add_row(*row)
     console.print(table)
@@ -256,7 +257,7 @@ def models_list(
     for v in versions:
         rows.append(["*" if v.is_default else "", v.name, v.created[:16].replace("T", " "), v.method, str(v.n_train),
                      *(f"{v.macro_f1[lang]:.3f}" if lang in v.macro_f1 else "-" for lang in langs)])
-    _print_table(f"Models in {models_dir} (pillar macro-F1 on the test split)", rows)
+    _print_table(f"Models in {models_dir} (pillar macro-F1 on the test split)", rows, no_wrap=("version",))
 
 
 @models_app.command("compare")
