@@ -4,13 +4,17 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import scored_frame
-from cxnlp.aggregate import InsightOptions, build_insights
+from cxnlp.aggregate import EFFORT_MEASURES, InsightOptions, build_insights
 from cxnlp.cli import app
 from cxnlp.targets import AT_RISK, MET, MISSED, Target, TargetConfigError, parse_target_spec, target_status, targets_from_config
 
 TARGETS_TOML = """
 [targets.pillars]
 empathy = { negative_share = "<= 10%" }
+
+[targets.effort]
+over_three_steps_share = "<= 1%"
+median_wait_minutes = "<= 200"
 
 [targets.segments."channel=app".pillars]
 time_and_effort = { negative_share = "<= 15%" }
@@ -43,9 +47,12 @@ def test_config_errors_name_the_key():
 def test_planted_miss_is_missed_and_level_target_is_met():
     import tomllib
 
-    targets = targets_from_config(tomllib.loads(TARGETS_TOML), "t.toml")
+    targets = targets_from_config(tomllib.loads(TARGETS_TOML), "t.toml", EFFORT_MEASURES)
     table = build_insights(scored_frame(), InsightOptions(n_boot=200, targets=tuple(targets))).targets
     by_subject = table.set_index("subject")
+    effort = table[table["subject"] == "effort"].set_index("measure")
+    assert effort.loc["over_three_steps_share", "status"] == MISSED  # about 6% planted
+    assert effort.loc["median_wait_minutes", "status"] == MET
     assert by_subject.loc["empathy", "status"] == MET  # 8% everywhere
     app = by_subject.loc["time_and_effort"]
     assert app["status"] == MISSED and app["lo"] > 0.15 and app["segment"] == "channel"
@@ -60,5 +67,6 @@ def test_cli_report_prints_alert_and_exits_3(tmp_path):
                                       "--targets", str(config), "-q"])
     assert result.exit_code == 3
     alerts = [line for line in result.stderr.splitlines() if line.startswith("TARGET MISSED")]
-    assert len(alerts) == 1 and "time_and_effort negative_share in channel=app <= 0.15" in alerts[0]
+    assert len(alerts) == 2 and "effort over_three_steps_share <= 0.01" in alerts[0]
+    assert "time_and_effort negative_share in channel=app <= 0.15" in alerts[1]
     assert (tmp_path / "targets.csv").is_file()
