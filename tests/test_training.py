@@ -24,7 +24,7 @@ def test_train_writes_a_loadable_model_with_card_and_test_metrics(tmp_path):
     toy_frame(3, test_copies=1).to_csv(path, index=False)
     data = load_labelled([path], allow_warnings=True)
     out = tmp_path / "model"
-    card = train(data, HashingEmbedder(), out, TrainParams(cv=3))
+    card = train(data, HashingEmbedder(), tmp_path, TrainParams(cv=3), output_dir=out)
     assert card["n_train"] == 3 * len(TOY_ROWS) and card["n_test"] == len(TOY_ROWS)
     assert set(card["metrics"]) == {"all", "en", "sv", "no"}
     assert json.loads((out / "metrics.json").read_text())["data_hash"] == data.data_hash()
