@@ -45,9 +45,10 @@ def main() -> None:
     print(f"torch threads {torch.get_num_threads()}, {os.cpu_count()} cores; "
           f"{len(sample.frame)} training comments, {len(data.subset('test').frame)} test comments, {args.pairs} pairs")
     embedder = SentenceTransformerEmbedder.from_settings(Settings.load())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     card = train(combined, embedder, args.out, TrainParams(), method="setfit", setfit=SetFitParams(pairs=args.pairs))
-    print(f"total wall clock {(time.perf_counter() - started) / 60:.1f} min; model at {args.out / card['version']}")
+    print(f"total wall clock {(time.perf_counter() - started) / 60:.1f} min, CPU {(time.process_time() - cpu_started) / 60:.1f} min "
+          f"(on a shared machine wall clock > CPU / cores); model at {args.out / card['version']}")
     for name, c in card["method_comparison"]["candidates"].items():
         scores = ", ".join(f"{lang} {v:.3f}" for lang, v in c["macro_f1"].items())
         print(f"{name:7s} macro-F1 {scores}; training {c['training_minutes']:.1f} min")

@@ -74,16 +74,19 @@ def test_compare_two_versions_on_the_same_rows(models_dir, toy_labelled_with_tes
                                          "time_and_effort", "empathy"}
 
 
-def test_models_cli_lists_and_promotes(models_dir):
+def test_models_cli_lists_and_promotes(models_dir, monkeypatch):
     from typer.testing import CliRunner
 
+    from cxnlp import cli
     from cxnlp.cli import app
+
+    monkeypatch.setattr(cli.console, "width", 250)  # one table row per line
 
     runner = CliRunner()
     oldest = list_versions(models_dir)[0].name
     promoted = runner.invoke(app, ["models", "promote", oldest, "--models-dir", str(models_dir)])
     assert promoted.exit_code == 0, promoted.stderr
-    listed = runner.invoke(app, ["models", "list", "--models-dir", str(models_dir)], terminal_width=250)
+    listed = runner.invoke(app, ["models", "list", "--models-dir", str(models_dir)])
     assert listed.exit_code == 0
     line = next(row for row in listed.stdout.splitlines() if oldest in row)
     assert line.lstrip("│ ").startswith("*")  # the promoted version is marked default
