@@ -35,8 +35,10 @@ RatingKind = Literal["nps", "mean"]
 PeriodKind = Literal["month", "week"]
 LANGUAGE_SEGMENT = "cx_lang"
 EFFORT_VALUE_COLUMNS = {"wait_minutes": "cx_wait_minutes", "contacts": "cx_contacts", "steps": "cx_steps"}
-EFFORT_MEASURES = ("median_wait_minutes", "p90_wait_minutes", "multi_contact_share", "over_three_steps_share")
 MAX_STEPS = 3  # past about three steps, recommendation drops: the rule the effort section tests
+# Effort groups: comments whose count in `column` exceeds `above`.
+EFFORT_GROUPS = {"multi_contact": ("contacts", 1), "over_three_steps": ("steps", MAX_STEPS)}
+EFFORT_MEASURES = ("median_wait_minutes", "p90_wait_minutes", *(f"{g}_share" for g in EFFORT_GROUPS))
 WEIGHT_PRESETS: dict[str, dict[str, float]] = {
     "equal": {p: 1.0 for p in PILLARS},
     # KPMG's Customer Experience Excellence research reports personalization and integrity as
@@ -256,8 +258,8 @@ def segment_table(m: ScoredComments, segments: dict[str, pd.Series], min_n: int 
     rows = []
     for column, values in segments.items():
         for value in sorted(values.unique()):
-            inside = (values == value).to_numpy() & m.valid
-            outside = ~(values == value).to_numpy() & m.valid
+            in_value = (values == value).to_numpy()
+            inside, outside = in_value & m.valid, ~in_value & m.valid
             n_in, n_out = int(inside.sum()), int(outside.sum())
             k_in, k_out = neg[inside].sum(0), neg[outside].sum(0)
             mentions = m.mentioned[inside].sum(0)
@@ -480,10 +482,10 @@ def effort_measures(effort: pd.DataFrame, rows: np.ndarray, n_boot: int = 1000, 
             out[name] = (float(np.percentile(waits, q)), float(lo), float(hi), int(waits.size))
         else:
             out[name] = (np.nan, np.nan, np.nan, 0)
-    for name, column, above in (("multi_contact_share", "contacts", 1), ("over_three_steps_share", "steps", MAX_STEPS)):
+    for group, (column, above) in EFFORT_GROUPS.items():
         k = int((effort.loc[rows, column] > above).sum())
         lo, hi = wilson_interval(k, n)
-        out[name] = (k / n if n else np.nan, float(lo), float(hi), n)
+        out[f"{group}_share"] = (k / n if n else np.nan, float(lo), float(hi), n)
     return out
 
 
@@ -499,8 +501,8 @@ def effort_table(m: ScoredComments, effort: pd.DataFrame, segments: dict[str, pd
         for name, (v, lo, hi, n) in effort_measures(effort, inside, n_boot, seed).items():
             row.update({name: v, f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_n": n})
         if values is not None:
-            for name, column_, above in (("multi_contact", "contacts", 1), ("over_three_steps", "steps", MAX_STEPS)):
-                group = inside & (effort[column_] > above).to_numpy()
+            for name, (count_column, above) in EFFORT_GROUPS.items():
+                group = inside & (effort[count_column] > above).to_numpy()
                 gap = rating_gap(np.where(inside, values, np.nan), group, n_boot, seed)
                 row.update({f"rating_{name}": gap["group"], f"rating_not_{name}": gap["rest"], f"rating_gap_{name}": gap["gap"],
                             f"rating_gap_{name}_lo": gap["gap_lo"], f"rating_gap_{name}_hi": gap["gap_hi"]})
@@ -585,14 +587,17 @@ def _target_measure(m: ScoredComments, effort: pd.DataFrame | None, options: Ins
     """A function giving a target's (value, lo, hi, n), with pillar scores computed once per scope."""
     scores: dict[tuple[str, str] | None, pd.DataFrame] = {}
 
+    def scope_mask(target: Target) -> np.ndarray | None:
+        return (m.segment(target.scope[0]) == target.scope[1]).to_numpy() if target.scope else None
+
     def measure(target: Target) -> tuple[float, float, float, int]:
-        mask = (m.segment(target.scope[0]) == target.scope[1]).to_numpy() if target.scope else None
         if target.subject == "effort":
             if effort is None:
                 raise CxnlpError(f"target '{target.describe()}': the scored file has no effort columns; score it again")
+            mask = scope_mask(target)
             return effort_measures(effort, m.valid if mask is None else m.valid & mask, options.n_boot, options.seed)[target.measure]
         if target.scope not in scores:
-            scores[target.scope] = pillar_scores(m, mask, options.n_boot, options.seed).set_index("pillar")
+            scores[target.scope] = pillar_scores(m, scope_mask(target), options.n_boot, options.seed).set_index("pillar")
         row = scores[target.scope].loc[target.subject]
         if target.measure == "negative_share":
             lo, hi = wilson_interval(row["negative"], row["comments"])

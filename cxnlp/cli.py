@@ -347,12 +347,12 @@ def report(
 
             embedder = load_embedder(Settings.load(config))
         insights = build_insights(df, options, embedder, source=scored)
-        files = ReportWriter(lang.value, source=scored.name).write(insights, output)
+        writer = ReportWriter(lang.value, source=scored.name)
+        files = writer.write(insights, output)
     if quiet:
         print(files.html)
     else:
         console.print(f"Report written to [bold]{files.html}[/] (+ {files.summary.name}, {len(files.tables)} CSV tables)")
-        writer = ReportWriter(lang.value)
         for rank, finding in enumerate(insights.findings[:5], 1):
             console.print(f"{rank}. {writer.statement(finding, insights)}", highlight=False)
     alerts = alert_lines(insights.targets) if insights.targets is not None else []

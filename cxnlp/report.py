@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, select_autoescape
 from plotly.offline import get_plotlyjs
 
-from cxnlp.aggregate import Finding, Insights
+from cxnlp.aggregate import EFFORT_GROUPS, Finding, Insights
 from cxnlp.htmlpage import figure_html
 from cxnlp.io import atomic_write_text, write_table
 from cxnlp.pillars import PILLARS
@@ -119,10 +119,10 @@ class ReportWriter:
             cells = [label, str(r["comments"])]
             for name in ("median_wait_minutes", "p90_wait_minutes"):
                 cells.append(f"{_num(r[name])} [{_num(r[name + '_lo'])}–{_num(r[name + '_hi'])}] n={r[name + '_n']}")
-            for name in ("multi_contact_share", "over_three_steps_share"):
+            for name in (f"{group}_share" for group in EFFORT_GROUPS):
                 cells.append(f"{_pct(r[name])} [{_pct(r[name + '_lo'])}–{_pct(r[name + '_hi'])}]")
             if insights.rating is not None:
-                for name in ("multi_contact", "over_three_steps"):
+                for name in EFFORT_GROUPS:
                     cells.append(f"{_num(r['rating_' + name])} vs {_num(r['rating_not_' + name])} "
                                  f"[{_num(r['rating_gap_' + name + '_lo'])}–{_num(r['rating_gap_' + name + '_hi'])}]")
             rows.append(cells)
