@@ -542,6 +542,41 @@ class Insights:
             "effort": self.effort.to_dict(orient="records") if self.effort is not None else None,
         }
 
+    def digest(self) -> dict:
+        """The few headline figures a later run compares itself with ("since the last run")."""
+        scores = self.scores.set_index("pillar")["score"]
+        return {
+            "rows": int(self.coverage["rows"]), "comments": int(self.coverage["comments"]),
+            "rating": _finite(self.rating["value"]) if self.rating else None,
+            "cx_index": _finite(self.index["value"]),
+            "pillars": {p: _finite(scores.get(p, float("nan"))) for p in PILLARS},
+            "findings": [finding_key(f) for f in self.findings],
+        }
+
+
+def finding_key(finding: Finding) -> str:
+    """Names a finding across runs: the same pillar, polarity and place is the same finding."""
+    where = f"{finding.segment}={finding.value}" if finding.segment else "all"
+    return f"{finding.pillar}|{finding.polarity}|{where}"
+
+
+def changes_since(previous: dict, current: dict) -> dict:
+    """Measure by measure, the previous digest against this one, and which findings are new or gone."""
+    measures = [("rows", previous.get("rows"), current["rows"]), ("rating", previous.get("rating"), current["rating"]),
+                ("cx_index", previous.get("cx_index"), current["cx_index"])]
+    measures += [(p, previous.get("pillars", {}).get(p), current["pillars"][p]) for p in PILLARS]
+    rows = [{"measure": name, "before": before, "now": now,
+             "change": now - before if before is not None and now is not None else None}
+            for name, before, now in measures if before is not None or now is not None]
+    before_findings, now_findings = previous.get("findings", []), current["findings"]
+    return {"run_id": previous.get("run_id"), "measures": rows,
+            "new_findings": [k for k in now_findings if k not in before_findings],
+            "gone_findings": [k for k in before_findings if k not in now_findings]}
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
 
 def build_insights(df: pd.DataFrame, options: InsightOptions, embedder: Embedder | None = None,
                    source: Path | str = "<data frame>") -> Insights:

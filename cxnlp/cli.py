@@ -38,13 +38,17 @@ class Period(str, Enum):
     week = "week"
 
 
+class Engine(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
 class ReportLanguage(str, Enum):
     en = "en"
     sv = "sv"
     no = "no"
 
 
-TARGET_MISSED_EXIT = 3  # distinct from bad input (2) and failure (1), so a scheduler can notify
 TEXT_COLUMN_GUESSES = ("comment", "text", "feedback", "kommentar", "kommentaari", "svar", "review")
 
 
@@ -329,7 +333,7 @@ def report(
     from cxnlp.aggregate import EFFORT_MEASURES, InsightOptions, build_insights, parse_weights
     from cxnlp.io import read_table
     from cxnlp.report import ReportWriter
-    from cxnlp.targets import alert_lines, load_targets
+    from cxnlp.targets import TARGET_MISSED_EXIT, alert_lines, load_targets
 
     with _user_errors():
         if nps_col and rating_col:
@@ -360,6 +364,47 @@ def report(
         err_console.print(line, highlight=False, soft_wrap=True)
     if alerts:
         raise typer.Exit(TARGET_MISSED_EXIT)
+
+
+@app.command()
+def batch(
+    config: Annotated[Path, typer.Option("--config", "-c", help="cxnlp.toml with a [batch] table: inputs, store, column mappings.")] = Path("cxnlp.toml"),
+    rescore: Annotated[bool, typer.Option(help="First score again every stored comment another model version scored (resumable).")] = False,
+    engine: Annotated[Engine, typer.Option(help="Score in this process, or on a Dask cluster.")] = Engine.local,
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default with --engine dask: a local cluster).")] = None,
+    tier: Annotated[str, typer.Option(help=f"Model tier: {', '.join(TIERS)}.")] = "default",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the one-line JSON run summary.")] = False,
+) -> None:
+    """Score tonight's exports into the store, incrementally, and publish the report and a snapshot.
+
+    Safe to rerun and to kill: what is stored is never scored twice. Prints one JSON line.
+    Exit codes: 0 done, 3 a target missed, 4 rows or files rejected (see the rejected table and
+    quarantine folder), 2 bad configuration, 75 another run holds the store.
+    """
+    from contextlib import closing
+
+    from cxnlp.batch.config import load_batch_config
+    from cxnlp.batch.engines import make_engine
+    from cxnlp.batch.runner import BatchRunner
+
+    with _user_errors():
+        if tier not in TIERS:
+            raise InputFileError("--tier", f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+        batch_config = load_batch_config(config)
+        settings = Settings.load(config, **TIERS[tier])
+        status = None if quiet else (lambda message: err_console.print(message, highlight=False, soft_wrap=True))
+        with closing(make_engine(engine.value, settings, scheduler)) as scoring:
+            runner = BatchRunner(batch_config, settings, scoring, config_path=config, status=status)
+            result = runner.run(rescore=rescore)
+    print(result.line())
+    if result.exit_code and not quiet:
+        counts = result.counts
+        if result.rejected_csv or counts.get("files_rejected"):
+            err_console.print(f"REJECTED: {counts.get('rows_rejected', 0)} rows, {counts.get('files_rejected', 0)} files; "
+                              f"rows in {result.rejected_csv or 'the store'}, files in the quarantine folder", highlight=False)
+    for line in result.targets_missed:
+        err_console.print(line, highlight=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
 
 
 @models_app.command("build-embedder")

@@ -23,6 +23,7 @@ DELIMITERS = ",;\t|"
 FALLBACK_ENCODINGS = ("utf-8", "cp1252")
 # Where read_table records the CSV dialect so write_table can answer in kind.
 DELIMITER_ATTR = "cxnlp_delimiter"
+FORMULA_START = r"[=+\-@\t\r]"  # what makes a spreadsheet treat a cell as a formula
 
 
 def read_table(path: Path | str, *, encoding: str | None = None, delimiter: str | None = None) -> pd.DataFrame:
@@ -53,11 +54,15 @@ def require_column(df: pd.DataFrame, column: str, path: Path | str) -> None:
 
 
 def write_table(df: pd.DataFrame, path: Path | str) -> Path:
-    """Write by suffix; a CSV keeps the delimiter it was read with and gets a BOM for Excel."""
+    """Write by suffix; a CSV keeps the delimiter it was read with and gets a BOM for Excel.
+
+    CSV and XLSX are what analysts open in Excel, so their text cells are `excel_safe`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     tmp = path.with_name(f".{path.name}.partial")
+    if suffix in EXCEL_SUFFIXES | CSV_SUFFIXES:
+        df = excel_safe(df)
     if suffix in EXCEL_SUFFIXES:
         df.to_excel(tmp, index=False, engine="openpyxl")
     elif suffix in PARQUET_SUFFIXES:
@@ -69,6 +74,25 @@ def write_table(df: pd.DataFrame, path: Path | str) -> Path:
         raise InputFileError(path, f"unsupported output type {suffix!r}; use .csv, .tsv, .xlsx or .parquet.")
     tmp.replace(path)  # never leave a half-written output behind
     return path
+
+
+def excel_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that Excel would run as a formula (=, +, -, @, tab, CR first) get a leading apostrophe.
+
+    A respondent can type `=HYPERLINK(...)` into a survey; opened in Excel that cell would act.
+    Numbers such as -3 are left alone, so ratings stay numbers.
+    """
+    out = df.copy()
+    for column in out.columns:
+        values = out[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.where(values.map(lambda v: isinstance(v, str)), "")
+        risky = text.str.match(FORMULA_START) & pd.to_numeric(text, errors="coerce").isna()
+        if risky.any():
+            out.loc[risky, column] = "'" + text[risky]
+    out.attrs = dict(df.attrs)
+    return out
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:

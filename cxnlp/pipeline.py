@@ -69,11 +69,18 @@ class ClassifierHeads:
                   "pillars": list(self.pillars.pillars), **(extra_config or {})}
         (directory / HEADS_CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False), "utf-8")
 
+    @staticmethod
+    def version_of(directory: Path | str) -> str:
+        """The version a classifier directory holds, without loading its weights."""
+        config = Path(directory) / HEADS_CONFIG
+        if not config.is_file():
+            raise ModelNotFoundError(f"{directory}: no trained classifier here; run `cxnlp train` first.")
+        return json.loads(config.read_text("utf-8")).get("version", "dev")
+
     @classmethod
     def load(cls, directory: Path | str) -> "ClassifierHeads":
         directory = Path(directory)
-        if not (directory / HEADS_CONFIG).is_file():
-            raise ModelNotFoundError(f"{directory}: no trained classifier here; run `cxnlp train` first.")
+        version = cls.version_of(directory)
         config = json.loads((directory / HEADS_CONFIG).read_text("utf-8"))
         return cls(
             features=TextFeatures.load(directory / "features"),
@@ -81,7 +88,7 @@ class ClassifierHeads:
             polarity=SentimentClassifier.load(directory / "polarity.safetensors"),
             overall=SentimentClassifier.load(directory / "sentiment.safetensors"),
             embedder_id=config["embedder_id"],
-            version=config.get("version", "dev"),
+            version=version,
         )
 
 

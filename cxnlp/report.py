@@ -109,6 +109,30 @@ class ReportWriter:
                          "status_text": t["status"][row.status]})
         return rows
 
+    def change_rows(self, changes: dict | None, insights: Insights) -> dict | None:
+        """The comparison with the previous run in the report's words, or None on a first run."""
+        if not changes:
+            return None
+        t = self.text
+        labels = {"rows": t["changes"]["rows"], "rating": self.metric_name(insights), "cx_index": t["headline"]["index"],
+                  **t["pillars"]}
+
+        def shown(x: float | None, signed: bool = False) -> str:
+            return "–" if x is None else (f"{x:+.1f}" if signed else f"{x:.1f}" if isinstance(x, float) else str(x))
+
+        def finding(key: str) -> str:
+            pillar, polarity, where = key.split("|")
+            place = "" if where == "all" else " · " + " ".join(
+                (self.segment_label(where.split("=", 1)[0]), where.split("=", 1)[1]))
+            return f"{t['pillars'].get(pillar, pillar)} ({t['polarities'].get(polarity, polarity)}){place}"
+
+        return {"run_id": changes["run_id"],
+                "measures": [{"label": labels.get(r["measure"], r["measure"]), "before": shown(r["before"]),
+                              "now": shown(r["now"]), "change": shown(r["change"], signed=True)}
+                             for r in changes["measures"]],
+                "new_findings": [finding(k) for k in changes["new_findings"]],
+                "gone_findings": [finding(k) for k in changes["gone_findings"]]}
+
     def effort_rows(self, insights: Insights) -> list[list[str]]:
         """The effort table in the report's words: value [interval] per measure, per segment."""
         if insights.effort is None:
@@ -194,7 +218,7 @@ class ReportWriter:
         return _layout(fig, height=380)
 
     # output ----------------------------------------------------------------------------------
-    def render(self, insights: Insights, table_names: list[str]) -> str:
+    def render(self, insights: Insights, table_names: list[str], changes: dict | None = None) -> str:
         """The whole page as one string."""
         t = self.text
         metric = self.metric_name(insights)
@@ -222,6 +246,7 @@ class ReportWriter:
                   if cov.get("first_period") else "")
         return _template().render(
             t=t, metric=metric, figures=figures, findings=findings, more=more, worse=worse, targets=targets, effort=self.effort_rows(insights),
+            changes=self.change_rows(changes, insights),
             effort_columns=[c.format(metric=metric) for c in t["effort"]["columns"][: 8 if insights.rating else 6]],
             effort_intro=t["effort"]["intro"].format(metric=metric), methods=methods, coverage=cov,
             period=period, plotly_js=get_plotlyjs(), index=insights.index, rating=insights.rating,
@@ -230,8 +255,10 @@ class ReportWriter:
             tables=t["tables"].format(files=", ".join(table_names)), num=_num,
         )
 
-    def write(self, insights: Insights, output: Path) -> ReportFiles:
-        """Write the HTML page, `summary.json` and the CSV tables into the page's folder."""
+    def write(self, insights: Insights, output: Path, changes: dict | None = None) -> ReportFiles:
+        """Write the HTML page, `summary.json` and the CSV tables into the page's folder.
+
+        `changes` (from `aggregate.changes_since`) adds the comparison with the previous run."""
         folder = output.parent
         folder.mkdir(parents=True, exist_ok=True)
         tables = {"pillar_scores.csv": insights.scores, "segment_cells.csv": insights.cells,
@@ -246,8 +273,9 @@ class ReportWriter:
             tables["effort.csv"] = insights.effort
         written = [write_table(frame, folder / name) for name, frame in tables.items()]
         summary = folder / "summary.json"
-        atomic_write_text(summary, json.dumps(_plain(insights.summary()), indent=2, ensure_ascii=False))
-        atomic_write_text(output, self.render(insights, [p.name for p in written] + [summary.name]))
+        digest = {**insights.summary(), "since_last_run": changes}
+        atomic_write_text(summary, json.dumps(_plain(digest), indent=2, ensure_ascii=False))
+        atomic_write_text(output, self.render(insights, [p.name for p in written] + [summary.name], changes))
         return ReportFiles(output, summary, written)
 
 

@@ -36,6 +36,7 @@ PILLAR_MEASURES = ("net_sentiment", "negative_share", "mention_share", "score")
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge}
 _SPEC = re.compile(r"^\s*(<=|>=)\s*(-?\d+(?:[.,]\d+)?)\s*(%?)\s*$")
 MET, AT_RISK, MISSED = "met", "at risk", "missed"
+TARGET_MISSED_EXIT = 3  # distinct from bad input (2) and failure (1), so a scheduler can notify
 
 
 class TargetConfigError(CxnlpError):
