@@ -26,12 +26,12 @@ class InputFileError(CxnlpError):
 class MissingColumnError(InputFileError):
     """The table lacks a column the command was told to use."""
 
-    def __init__(self, path: object, column: str, available: list[str]) -> None:
+    def __init__(
+        self, path: object, column: str, available: list[str], hint: str = "Pass the right one with --text-col."
+    ) -> None:
         self.column = column
         shown = ", ".join(available[:20]) + (" ..." if len(available) > 20 else "")
-        super().__init__(
-            path, f"no column named {column!r}; the file has: {shown}. Pass the right one with --text-col."
-        )
+        super().__init__(path, f"no column named {column!r}; the file has: {shown}. {hint}")
 
 
 class LabelledDataError(InputFileError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -106,9 +107,9 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 
 
 def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.DataFrame:
-    raw = path.read_bytes()
-    text, used_encoding = _decode(path, raw, encoding)
-    sep = delimiter or _sniff_delimiter(text, path.suffix.lower())
+    used_encoding = detect_encoding(path, encoding)
+    text = path.read_bytes().decode(used_encoding)
+    sep = delimiter or sniff_delimiter(text.split("\n", 1)[0], path.suffix.lower())
     try:
         df = pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False, engine="c"
@@ -121,39 +122,63 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> pd.Dat
     return df
 
 
-def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
-    """Decode with the given encoding, else by BOM, else UTF-8, else Windows-1252."""
+def detect_encoding(path: Path, encoding: str | None = None) -> str:
+    """The encoding the whole file decodes with: the given one, else by BOM, else UTF-8, else Windows-1252.
+
+    Streams the file in blocks, so a bad byte on the last line of a huge export is found
+    before a single row is used, without holding the file in memory.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(len(codecs.BOM_UTF8))
     if encoding:
         candidates: tuple[str, ...] = (encoding,)
-    elif raw.startswith(codecs.BOM_UTF8):
+    elif head.startswith(codecs.BOM_UTF8):
         candidates = ("utf-8-sig",)
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates = ("utf-16",)
     else:
         candidates = FALLBACK_ENCODINGS
     for name in candidates:
         try:
-            return raw.decode(name), name
+            decoder = codecs.getincrementaldecoder(name)()
         except LookupError as err:
             raise InputFileError(path, f"unknown encoding {name!r}.") from err
-        except UnicodeDecodeError as err:
-            last = err
-    line = raw[: last.start].count(b"\n") + 1
+        bad_line = _first_undecodable_line(path, decoder)
+        if bad_line is None:
+            return name
     raise InputFileError(
         path,
-        f"cannot decode line {line} as {' or '.join(candidates)}; save the file as UTF-8 or pass --encoding.",
+        f"cannot decode line {bad_line} as {' or '.join(candidates)}; save the file as UTF-8 or give its "
+        "encoding (--encoding, or `encoding` in a batch mapping).",
     )
 
 
-def _sniff_delimiter(text: str, suffix: str) -> str:
-    """Pick the delimiter that splits the header line most often.
+def _first_undecodable_line(path: Path, decoder: codecs.IncrementalDecoder) -> int | None:
+    lines_before = 0  # newlines in the blocks already decoded
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as err:  # err.object: the block after any carried-over partial character
+                return lines_before + err.object[: err.start].count(b"\n") + 1
+            lines_before += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return lines_before + 1
+    return None
+
+
+def sniff_delimiter(header_line: str, suffix: str) -> str:
+    """Pick the delimiter that splits the header line most often, ignoring quoted text.
 
     The header is used rather than csv.Sniffer because free-text comments full of commas
-    fool the sniffer into choosing ',' for a semicolon file.
+    fool the sniffer into choosing ',' for a semicolon file; quoted column names (a
+    question's text, say) are skipped for the same reason.
     """
     if suffix == ".tsv":
         return "\t"
-    header = text.split("\n", 1)[0]
-    counts = {d: header.count(d) for d in DELIMITERS}
+    unquoted = re.sub(r'"[^"]*"', "", header_line)
+    counts = {d: unquoted.count(d) for d in DELIMITERS}
     best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
