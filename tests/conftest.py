@@ -149,3 +149,29 @@ def scored_frame(n: int = 3000, seed: int = 0, planted: bool = True):
     detractor = (negatives > 0) | many_steps  # the three-step rule, planted
     frame["nps"] = np.where(detractor, rng.integers(0, 7, n), rng.integers(6, 11, n)).astype(str)
     return frame
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the whole session (skipped where none is installed)."""
+    from pg_server import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as err:
+        pytest.skip(f"no PostgreSQL server for the tests: {err}")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server) -> str:
+    """URL of an empty database on the session's server, shared by the whole session."""
+    return postgres_server.create_database("cxnlp_session")
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_server) -> str:
+    """URL of a new empty database for this test alone, so tests never see each other's tables."""
+    return postgres_server.create_database(f"test_{next(postgres_server.numbers)}")
