@@ -85,6 +85,12 @@ def engine(toy_pipeline):
     return LocalEngine(toy_pipeline)
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request) -> str:
+    """The same tests against the embedded default and a real PostgreSQL server."""
+    return "cxnlp.duckdb" if request.param == "duckdb" else request.getfixturevalue("fresh_postgres_url")
+
+
 def run(config: Path, engine, **kwargs):
     return BatchRunner(load_batch_config(config), Settings.load(config), engine, config_path=config).run(**kwargs)
 
@@ -97,9 +103,9 @@ def stored(config: Path) -> dict[str, pd.DataFrame]:
         store.close()
 
 
-def test_second_run_of_the_same_night_changes_nothing(tmp_path, engine):
+def test_second_run_of_the_same_night_changes_nothing(tmp_path, engine, store_url):
     write_export(tmp_path / "exports" / "night1.csv", export_rows(25))
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, store=store_url)
     first = run(config, engine, publish_outputs=False)
     assert first.counts["rows_new"] == 25 and first.counts["rows_duplicate"] == 0
     before = stored(config)
@@ -121,10 +127,10 @@ def test_a_copy_and_an_overlapping_export_add_nothing_twice(tmp_path, engine):
     assert len(stored(tmp_path / "cxnlp.toml")["responses"]) == 25
 
 
-def test_corrected_reexport_updates_the_response_and_keeps_history(tmp_path, engine):
+def test_corrected_reexport_updates_the_response_and_keeps_history(tmp_path, engine, store_url):
     rows = export_rows(12)
     write_export(tmp_path / "exports" / "2026-10-01.csv", rows)
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, store=store_url)
     run(config, engine, publish_outputs=False)
     corrected = [dict(r) for r in rows[:3]]
     corrected[0]["nps"] = "10" if corrected[0]["nps"] != "10" else "0"
@@ -144,7 +150,7 @@ def test_corrected_reexport_updates_the_response_and_keeps_history(tmp_path, eng
     assert tables["comment_history"].set_index("response_key").loc["nps:R00002", "text"] == rows[1]["comment"]
 
 
-def test_bad_rows_and_files_are_rejected_loudly_and_the_rest_goes_on(tmp_path, engine):
+def test_bad_rows_and_files_are_rejected_loudly_and_the_rest_goes_on(tmp_path, engine, store_url):
     good = export_rows(8)
     bad_rows = export_rows(3, first_id=50)
     bad_rows[0]["nps"] = "eleven"
@@ -153,7 +159,7 @@ def test_bad_rows_and_files_are_rejected_loudly_and_the_rest_goes_on(tmp_path, e
     write_export(tmp_path / "exports" / "2_mixed.csv", bad_rows)
     write_export(tmp_path / "exports" / "3_no_nps_column.csv", good, columns=("id", "submitted_at", "channel", "comment"))
     (tmp_path / "exports" / "4_binary.csv").write_bytes(b"id;nps\n\xff\xfe\x00\x81garbage\n")
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, store=store_url)
     result = run(config, engine)
     assert result.exit_code == REJECTED_EXIT
     assert result.counts["rows_new"] == 9 and result.counts["rows_rejected"] == 2 and result.counts["files_rejected"] == 2
@@ -171,9 +177,9 @@ def test_bad_rows_and_files_are_rejected_loudly_and_the_rest_goes_on(tmp_path, e
     assert again.exit_code == 0 and again.counts["files_skipped"] == 4
 
 
-def test_outputs_report_snapshot_and_change_since_last_run(tmp_path, engine):
+def test_outputs_report_snapshot_and_change_since_last_run(tmp_path, engine, store_url):
     write_export(tmp_path / "exports" / "night1.csv", export_rows(40))
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, store=store_url)
     first = run(config, engine)
     summary = json.loads(first.line())
     assert summary["report"] and Path(summary["report"]).is_file()
@@ -214,47 +220,60 @@ def test_two_comment_questions_count_as_one_response(tmp_path, engine):
     assert summary["coverage"]["rows"] == 6 and summary["rating"]["n"] == 6
 
 
-def test_a_second_run_while_one_holds_the_store_is_refused(tmp_path, engine):
+def test_a_second_run_while_one_holds_the_store_is_refused(tmp_path, engine, store_url):
     write_export(tmp_path / "exports" / "night.csv", export_rows(3))
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, store=store_url)
     holder = open_store(load_batch_config(config).store)
     try:
-        with pytest.raises(StoreLockedError, match=f"pid {os.getpid()}"):
+        with holder.lock(), pytest.raises(StoreLockedError, match="in use by"):
             run(config, engine, publish_outputs=False)
     finally:
         holder.close()
     assert run(config, engine, publish_outputs=False).counts["rows_new"] == 3  # free again
 
 
-def test_rescore_with_a_new_model_version_is_resumable(tmp_path, engine, toy_pipeline):
-    write_export(tmp_path / "exports" / "night.csv", export_rows(25))
-    config = write_config(tmp_path)
+def test_rescore_with_a_new_model_version_is_resumable(tmp_path, toy_pipeline, engine, store_url):
+    rows = export_rows(25)
+    write_export(tmp_path / "exports" / "night.csv", rows)
+    config = write_config(tmp_path, store=store_url)
     run(config, engine, publish_outputs=False)
+    with_text = sum(bool(r["comment"]) for r in rows)
 
     class NewVersion(LocalEngine):
-        model_version = "v-next"
+        """The toy model under a new version name, dying after `fail_after` scoring tasks."""
+
+        def __init__(self, pipeline, fail_after=None):
+            super().__init__(pipeline)
+            self.model_version, self.fail_after = "v-next", fail_after
 
         def score_stream(self, frames, text_col="text"):
             for frame in super().score_stream(frames, text_col):
+                if self.fail_after == 0:
+                    raise RuntimeError("worker lost")
+                if self.fail_after is not None:
+                    self.fail_after -= 1
                 yield frame.assign(cx_model_version=self.model_version)
 
-    newer = NewVersion(toy_pipeline)
-    newer.model_version = "v-next"
-    result = run(config, newer, rescore=True, publish_outputs=False)
-    assert result.rescored == 24  # every comment but the empty one
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run(config, NewVersion(toy_pipeline, fail_after=1), rescore=True, publish_outputs=False)
+    assert (stored(config)["comments"]["cx_model_version"] == "v-next").sum() == 10  # one chunk committed
+    result = run(config, NewVersion(toy_pipeline), rescore=True, publish_outputs=False)
+    assert result.rescored == with_text - 10
     assert set(stored(config)["comments"]["cx_model_version"]) == {"v-next"}
-    assert run(config, newer, rescore=True, publish_outputs=False).rescored == 0
+    assert run(config, NewVersion(toy_pipeline), rescore=True, publish_outputs=False).rescored == 0
 
 
 @pytest.mark.skipif(not (EMBEDDER_DIR / "model.safetensors").is_file() or not (CLASSIFIER_DIR / "config.json").is_file(),
                     reason="real models not built; run `make embedder`")
-def test_killed_run_resumes_to_exactly_the_uninterrupted_store(tmp_path):
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+def test_killed_run_resumes_to_exactly_the_uninterrupted_store(tmp_path, request, backend):
     """SIGKILL a real `cxnlp batch` after its second committed chunk, run again, compare."""
     rows = export_rows(60, seed=7)
     for name in ("killed", "clean"):
         write_export(tmp_path / name / "exports" / "night1.csv", rows[:35])
         write_export(tmp_path / name / "exports" / "night2.csv", rows[30:] + export_rows(6, first_id=900))
-        write_config(tmp_path / name, chunk_rows=8)
+        url = "cxnlp.duckdb" if backend == "duckdb" else request.getfixturevalue("postgres_server").create_database(f"kill_{name}")
+        write_config(tmp_path / name, store=url, chunk_rows=8)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CXNLP_CACHE_DIR": ""}
     command = [sys.executable, "-m", "cxnlp", "batch", "--config", "cxnlp.toml"]
 
@@ -276,7 +295,7 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_store(tmp_path):
         a = killed_store[table].drop(columns=["path"], errors="ignore")
         b = clean_store[table].drop(columns=["path"], errors="ignore")
         pd.testing.assert_frame_equal(a, b, obj=table)
-    store = open_store(str(tmp_path / "killed" / "cxnlp.duckdb"))
+    store = open_store(load_batch_config(tmp_path / "killed" / "cxnlp.toml").store)
     try:
         runs = store.table("runs")
     finally:

@@ -36,7 +36,7 @@ from cxnlp.errors import InputFileError, MissingColumnError
 from cxnlp.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, detect_encoding, sniff_delimiter
 
 RESPONSE_COLUMNS = ("response_key", "response_id", "submitted_at", "rating", "segments", "content_hash", "source_row")
-COMMENT_COLUMNS = ("response_key", "question", "text")
+COMMENT_COLUMNS = ("response_key", "question", "text", "source_row")
 REJECT_COLUMNS = ("source_row", "column", "reason", "raw")
 RAW_CELL_CHARS = 200  # each cell of a rejected row is kept this long, enough to find and fix it
 # A cell this long is not a survey answer but an unclosed quote swallowing the rest of the file.
@@ -408,10 +408,11 @@ class _Checked:
             "content_hash": pd.Series(hashes, dtype="str"),
             "source_row": pd.Series([self.rows[i] for i in kept], dtype="int64"),
         }, columns=list(RESPONSE_COLUMNS))
-        answers = [(key, question, text.iat[i])
+        answers = [(key, question, text.iat[i], self.rows[i])
                    for key, i in zip(keys, kept)
                    for question, text in self.comments.items() if text.iat[i]]
-        comments = pd.DataFrame(answers, columns=list(COMMENT_COLUMNS)).astype("str")
+        comments = pd.DataFrame(answers, columns=list(COMMENT_COLUMNS)).astype(
+            {"response_key": "str", "question": "str", "text": "str", "source_row": "int64"})
         return responses, comments
 
 

@@ -346,7 +346,7 @@ class DuckDBStore(Store):
         return self.con.execute(sql, _plain(params)).fetchdf()
 
     def iter_frames(self, sql: str, params: Sequence[object] = (), rows: int = 50_000) -> Iterator[pd.DataFrame]:
-        reader = self.con.execute(sql, _plain(params)).to_arrow_reader(rows)
+        reader = self.con.sql(sql, params=_plain(params) or None).to_arrow_reader(rows)
         for batch in reader:
             yield batch.to_pandas()
 
