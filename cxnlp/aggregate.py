@@ -24,7 +24,7 @@ from cxnlp.pillars import PILLARS
 from cxnlp.sentiment import POLARITIES
 from cxnlp.stats import (
     benjamini_hochberg,
-    bootstrap_weights,
+    bootstrap_sums,
     percentile_interval,
     proportion_worse_p,
     wilson_interval,
@@ -167,8 +167,9 @@ def pillar_scores(m: ScoredComments, mask: np.ndarray | None = None, n_boot: int
     mentions = m.mentioned[rows].sum(axis=0)
     net = _net(pos.sum(0), neg.sum(0), mentions)
     if n:
-        w = bootstrap_weights(n, n_boot, seed)
-        net_lo, net_hi = percentile_interval(_net(w @ pos, w @ neg, w @ m.mentioned[rows].astype(np.float32)))
+        k = len(PILLARS)
+        sums = bootstrap_sums(np.hstack([pos, neg, m.mentioned[rows].astype(np.float32)]), n_boot, seed)
+        net_lo, net_hi = percentile_interval(_net(sums[:, :k], sums[:, k:2 * k], sums[:, 2 * k:]))
     else:
         net_lo = net_hi = np.full(len(PILLARS), np.nan)
     share_lo, share_hi = wilson_interval(mentions, n)
@@ -216,8 +217,7 @@ def rating_summary(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dic
     v = values[~np.isnan(values)]
     if v.size == 0:
         return {"value": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0}
-    w = bootstrap_weights(v.size, n_boot, seed)
-    lo, hi = percentile_interval((w @ v) / w.sum(1))
+    lo, hi = percentile_interval(bootstrap_sums(v, n_boot, seed)[:, 0] / v.size)
     return {"value": float(v.mean()), "lo": float(lo), "hi": float(hi), "n": int(v.size)}
 
 
@@ -231,10 +231,11 @@ def rating_impact(values: np.ndarray, groups: np.ndarray, n_boot: int = 1000, se
     keep = 1.0 - g
     impact = lo = hi = np.full(g.shape[1], np.nan)
     if v.size:
-        w = bootstrap_weights(v.size, n_boot, seed)
+        k = g.shape[1]
+        sums = bootstrap_sums(np.hstack([v[:, None], v[:, None] * keep, keep]), n_boot, seed)
         with np.errstate(invalid="ignore", divide="ignore"):
             impact = v.mean() - (v @ keep) / keep.sum(0)
-            samples = ((w @ v) / w.sum(1))[:, None] - (w @ (v[:, None] * keep)) / (w @ keep)
+            samples = (sums[:, :1] / v.size) - sums[:, 1:k + 1] / sums[:, k + 1:]
         lo, hi = percentile_interval(samples)
     return pd.DataFrame({"n": g.sum(0).astype(int), "impact": impact, "impact_lo": lo, "impact_hi": hi})
 
@@ -459,9 +460,9 @@ def rating_gap(values: np.ndarray, group: np.ndarray, n_boot: int = 1000, seed: 
     v, g = values[rated], group[rated].astype(np.float32)
     out = {"n": int(g.sum()), "group": np.nan, "rest": np.nan, "gap": np.nan, "gap_lo": np.nan, "gap_hi": np.nan}
     if 0 < g.sum() < g.size:
-        w = bootstrap_weights(v.size, n_boot, seed)
+        sums = bootstrap_sums(np.column_stack([v * g, g, v * (1 - g), 1 - g]), n_boot, seed)
         with np.errstate(invalid="ignore", divide="ignore"):
-            samples = (w @ (v * g)) / (w @ g) - (w @ (v * (1 - g))) / (w @ (1 - g))
+            samples = sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]
         lo, hi = percentile_interval(samples)
         inside, rest = v[g > 0].mean(), v[g == 0].mean()
         out.update(group=float(inside), rest=float(rest), gap=float(inside - rest), gap_lo=float(lo), gap_hi=float(hi))

@@ -27,10 +27,25 @@ def wilson_interval(k: np.ndarray | int, n: np.ndarray | int, z: float = Z95) ->
     return centre - half, centre + half
 
 
-def bootstrap_weights(n_rows: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n_rows) resampling counts: row i appears w[b, i] times in resample b."""
+def bootstrap_sums(columns: np.ndarray, n_boot: int, seed: int, max_cells: int = 4_000_000) -> np.ndarray:
+    """(n_boot, k) sums of each of the k columns over multinomial resamples of the rows.
+
+    The resampling counts are drawn a block of resamples at a time (at most `max_cells` counts
+    in memory), so a window of a million responses costs megabytes, not gigabytes; the draws
+    are the same as drawing all resamples at once. Each resample has exactly n_rows rows,
+    so a mean is `sums / n_rows`.
+    """
+    X = np.asarray(columns, dtype=np.float32)
+    X = X[:, None] if X.ndim == 1 else X
+    n_rows = X.shape[0]
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_boot).astype(np.float32)
+    p = np.full(n_rows, 1.0 / n_rows)
+    block = max(1, max_cells // max(n_rows, 1))
+    out = np.empty((n_boot, X.shape[1]), dtype=np.float32)
+    for start in range(0, n_boot, block):
+        size = min(block, n_boot - start)
+        out[start:start + size] = rng.multinomial(n_rows, p, size=size).astype(np.float32) @ X
+    return out
 
 
 def percentile_interval(samples: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
