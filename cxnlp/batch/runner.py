@@ -52,6 +52,7 @@ class RunResult:
     rejected_csv: str | None = None
     targets_missed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    publish_seconds: float = 0.0
     digest: dict | None = field(default=None, repr=False)  # headline figures kept for the next run's comparison
 
     @property
@@ -91,7 +92,9 @@ class BatchRunner:
                     result.counts = {k: int(v) for k, v in store.run(run_id).items()
                                      if k.startswith(("files_", "rows_", "comments_"))}
                     if publish_outputs:
+                        publishing = time.monotonic()
                         publish(store, self, result)
+                        result.publish_seconds = round(time.monotonic() - publishing, 1)
                 except BaseException:
                     store.finish_run(run_id, "failed", result.files)
                     raise
