@@ -127,6 +127,8 @@ def _csv_rows(path: Path, mapping: SourceMapping) -> Iterator[list[str]]:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_CELL_CHARS))
     with path.open(encoding=encoding, newline="") as fh:
         first_line = fh.readline()
+        if not first_line:
+            return  # empty, or nothing but a byte-order mark
         delimiter = mapping.delimiter or sniff_delimiter(first_line.rstrip("\r\n"), path.suffix.lower())
         row = 0
         try:
