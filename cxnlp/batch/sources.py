@@ -389,31 +389,31 @@ class _Checked:
         kept = [i for i in range(len(self.rows)) if i not in self.problems]
         stamps = self.submitted_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").to_numpy(dtype=object)
         ratings = self.rating.to_numpy()
-        segments = [json.dumps({name: column.iat[i] for name, column in self.segments.items()}, ensure_ascii=False)
-                    for i in kept]
-        questions = sorted(self.comments)
+        segments = {name: column.to_list() for name, column in self.segments.items()}
+        answers = {question: column.to_list() for question, column in self.comments.items()}
+        segment_json = [json.dumps({name: column[i] for name, column in segments.items()}, ensure_ascii=False)
+                        for i in kept]
+        questions = sorted(answers)
         hashes = [
             _content_hash(stamps[i] if isinstance(stamps[i], str) else None,
                           None if math.isnan(ratings[i]) else float(ratings[i]),
-                          segment_json, [(q, self.comments[q].iat[i]) for q in questions])
-            for i, segment_json in zip(kept, segments)
+                          segments_i, [(q, answers[q][i]) for q in questions])
+            for i, segments_i in zip(kept, segment_json)
         ]
-        ids = [self.ids.iat[i] for i in kept] if self.ids is not None else [None] * len(kept)
+        ids = self.ids.to_list() if self.ids is not None else [None] * len(self.rows)
         name = self.layout.mapping.name
-        keys = [f"{name}:{rid}" if rid is not None else f"{name}:#{digest[:20]}" for rid, digest in zip(ids, hashes)]
+        keys = [f"{name}:{ids[i]}" if ids[i] is not None else f"{name}:#{digest[:20]}" for i, digest in zip(kept, hashes)]
         responses = pd.DataFrame({
             "response_key": pd.Series(keys, dtype="str"),
-            "response_id": pd.Series(ids, dtype="object"),
+            "response_id": pd.Series([ids[i] for i in kept], dtype="object"),
             "submitted_at": pd.Series(self.submitted_at.to_numpy()[kept], dtype="datetime64[ns]"),
             "rating": pd.Series(ratings[kept], dtype="float64"),
-            "segments": pd.Series(segments, dtype="str"),
+            "segments": pd.Series(segment_json, dtype="str"),
             "content_hash": pd.Series(hashes, dtype="str"),
             "source_row": pd.Series([self.rows[i] for i in kept], dtype="int64"),
         }, columns=list(RESPONSE_COLUMNS))
-        answers = [(key, question, text.iat[i])
-                   for key, i in zip(keys, kept)
-                   for question, text in self.comments.items() if text.iat[i]]
-        comments = pd.DataFrame(answers, columns=list(COMMENT_COLUMNS)).astype("str")
+        records = [(key, question, texts[i]) for key, i in zip(keys, kept) for question, texts in answers.items() if texts[i]]
+        comments = pd.DataFrame(records, columns=list(COMMENT_COLUMNS)).astype("str")
         return responses, comments
 
 
