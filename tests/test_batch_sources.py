@@ -1,6 +1,7 @@
 import csv
 import datetime
 import json
+import tomllib
 from pathlib import Path
 
 import openpyxl
@@ -282,3 +283,12 @@ def test_example_exports_hold_every_example_response_once_plus_the_corrected_ree
     assert len(corrected) == corrected_rows  # every re-exported response is one already seen
     changed = (corrected["content_hash_x"] != corrected["content_hash_y"]).sum()
     assert 0 < changed < corrected_rows  # some corrected, the rest unchanged duplicates
+
+
+def test_the_readme_shows_the_mappings_the_example_config_uses():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Export mappings"):]
+    example = section[section.index("```toml") + len("```toml"):section.index("```\n", section.index("```toml") + 7)]
+    with (ROOT / "data" / "raw" / "cxnlp.toml").open("rb") as fh:
+        config = tomllib.load(fh)
+    assert tomllib.loads(example)["batch"]["sources"] == config["batch"]["sources"]
