@@ -295,7 +295,8 @@ class _Layout:
                 continue  # a blank line: nothing to keep, nothing to report
             values = self._fit(values)
             if len(values) != width:
-                reason = f"the row has {len(values)} fields, the header has {width} (a delimiter in an unquoted cell?)"
+                reason = f"the row has {len(values)} fields, the header has {width}"
+                reason += "" if self.typed else " (a delimiter in an unquoted cell?)"
                 rejects.append((row, "", reason, self._raw(values)))
                 continue
             rows.append(row)
@@ -310,8 +311,8 @@ class _Layout:
     def _fit(self, values: list[str]) -> list[str]:
         """Drop empty cells past the header; a workbook row stops at its last filled cell, so pad it."""
         width = len(self.header)
-        while len(values) > width and not values[-1].strip():
-            values = values[:-1]
+        if len(values) > width and not any(value.strip() for value in values[width:]):
+            values = values[:width]
         if self.typed and len(values) < width:
             values = values + [""] * (width - len(values))
         return values
