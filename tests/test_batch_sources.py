@@ -73,8 +73,8 @@ def test_plain_csv_gives_one_response_per_row_and_one_comment_per_answer(tmp_pat
     assert responses["source_row"].tolist() == [2, 3, 4]
     assert responses["content_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
     # Two answers, one response; the response without answers is kept (its rating counts).
-    assert comments.values.tolist() == [["nps:A1", "why", "Fast and kind."], ["nps:A1", "else", "Thanks!"],
-                                        ["nps:A3", "why", "Line 1\nline 2"]]
+    assert comments.values.tolist() == [["nps:A1", "why", "Fast and kind.", 2], ["nps:A1", "else", "Thanks!", 2],
+                                        ["nps:A3", "why", "Line 1\nline 2", 4]]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
@@ -90,8 +90,8 @@ def test_qualtrics_export_uses_its_id_and_date_columns_and_data_starts_on_row_4(
     assert responses["rating"].tolist() == [3.0, 10.0]
     # A quoted comment spanning two lines is one row: the next response is row 5, as in Excel.
     assert responses["source_row"].tolist() == [4, 5] and chunks[0].first_row == 4
-    assert comments.values.tolist() == [["q:R_abc", "why", "Slow.\nVery slow."], ["q:R_def", "why", "Great"],
-                                        ["q:R_def", "else", "Keep it up"]]
+    assert comments.values.tolist() == [["q:R_abc", "why", "Slow.\nVery slow.", 4], ["q:R_def", "why", "Great", 5],
+                                        ["q:R_def", "else", "Keep it up", 5]]
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
@@ -106,7 +106,7 @@ def test_surveymonkey_export_names_sub_columns_after_their_question(tmp_path, su
     assert responses["response_key"].tolist() == ["sm:114520200001", "sm:114520200002"]
     assert responses["submitted_at"].tolist() == [pd.Timestamp("2026-11-03 22:15:32"), pd.Timestamp("2026-11-04 09:03")]
     assert responses["source_row"].tolist() == [3, 4]
-    assert comments.values.tolist() == [["sm:114520200001", "why", "Queue"], ["sm:114520200002", "other", "Narvik"]]
+    assert comments.values.tolist() == [["sm:114520200001", "why", "Queue", 3], ["sm:114520200002", "other", "Narvik", 4]]
     assert [json.loads(s)["region"] for s in responses["segments"]] == ["Oslo", ""]
 
 
@@ -138,7 +138,7 @@ def test_parquet_export_is_read_as_a_plain_table(tmp_path):
     assert responses["submitted_at"].tolist() == [pd.Timestamp("2026-06-01 10:00"), pd.Timestamp("2026-06-02 11:00")]
     assert responses["rating"].iloc[0] == 4.0 and pd.isna(responses["rating"].iloc[1])
     assert json.loads(responses["segments"].iloc[1]) == {"channel": "", "region": "Oslo"}
-    assert comments.values.tolist() == [["nps:7", "why", "Crashes"], ["nps:8", "else", "Nice"]]
+    assert comments.values.tolist() == [["nps:7", "why", "Crashes", 2], ["nps:8", "else", "Nice", 3]]
 
 
 def test_each_bad_row_is_rejected_with_its_row_column_and_reason_and_the_rest_goes_on(tmp_path):
@@ -292,3 +292,12 @@ def test_the_readme_shows_the_mappings_the_example_config_uses():
     with (ROOT / "data" / "raw" / "cxnlp.toml").open("rb") as fh:
         config = tomllib.load(fh)
     assert tomllib.loads(example)["batch"]["sources"] == config["batch"]["sources"]
+
+
+def test_an_id_repeated_in_one_file_gives_two_responses_whose_comments_keep_their_row(tmp_path):
+    """Duplicates are the runner's to resolve; it needs to know which row each comment came from."""
+    path = write_rows(tmp_path / "dup.csv", [PLAIN_HEADER, ["A1", "2026-05-01", "app", "Oslo", "9", "first", ""],
+                                             ["A1", "2026-05-01", "app", "Oslo", "9", "second", ""]])
+    _, responses, comments, _ = read_all(path, PLAIN)
+    assert responses["response_key"].tolist() == ["nps:A1", "nps:A1"]
+    assert comments[["text", "source_row"]].values.tolist() == [["first", 2], ["second", 3]]

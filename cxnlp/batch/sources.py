@@ -36,7 +36,7 @@ from cxnlp.errors import InputFileError, MissingColumnError
 from cxnlp.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, detect_encoding, sniff_delimiter
 
 RESPONSE_COLUMNS = ("response_key", "response_id", "submitted_at", "rating", "segments", "content_hash", "source_row")
-COMMENT_COLUMNS = ("response_key", "question", "text")
+COMMENT_COLUMNS = ("response_key", "question", "text", "source_row")  # source_row: tells apart a key repeated in a chunk
 REJECT_COLUMNS = ("source_row", "column", "reason", "raw")
 RAW_CELL_CHARS = 200  # each cell of a rejected row is kept this long, enough to find and fix it
 # A cell this long is not a survey answer but an unclosed quote swallowing the rest of the file.
@@ -413,8 +413,10 @@ class _Checked:
             "content_hash": pd.Series(hashes, dtype="str"),
             "source_row": pd.Series([self.rows[i] for i in kept], dtype="int64"),
         }, columns=list(RESPONSE_COLUMNS))
-        records = [(key, question, texts[i]) for key, i in zip(keys, kept) for question, texts in answers.items() if texts[i]]
-        comments = pd.DataFrame(records, columns=list(COMMENT_COLUMNS)).astype("str")
+        records = [(key, question, texts[i], self.rows[i])
+                   for key, i in zip(keys, kept) for question, texts in answers.items() if texts[i]]
+        comments = pd.DataFrame(records, columns=list(COMMENT_COLUMNS)).astype(
+            {"response_key": "str", "question": "str", "text": "str", "source_row": "int64"})
         return responses, comments
 
 
