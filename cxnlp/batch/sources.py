@@ -36,7 +36,7 @@ from cxnlp.errors import InputFileError, MissingColumnError
 from cxnlp.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES, detect_encoding, sniff_delimiter
 
 RESPONSE_COLUMNS = ("response_key", "response_id", "submitted_at", "rating", "segments", "content_hash", "source_row")
-COMMENT_COLUMNS = ("response_key", "question", "text", "source_row")
+COMMENT_COLUMNS = ("response_key", "question", "text", "source_row")  # source_row: tells apart a key repeated in a chunk
 REJECT_COLUMNS = ("source_row", "column", "reason", "raw")
 RAW_CELL_CHARS = 200  # each cell of a rejected row is kept this long, enough to find and fix it
 # A cell this long is not a survey answer but an unclosed quote swallowing the rest of the file.
@@ -127,6 +127,8 @@ def _csv_rows(path: Path, mapping: SourceMapping) -> Iterator[list[str]]:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_CELL_CHARS))
     with path.open(encoding=encoding, newline="") as fh:
         first_line = fh.readline()
+        if not first_line:
+            return  # empty, or nothing but a byte-order mark
         delimiter = mapping.delimiter or sniff_delimiter(first_line.rstrip("\r\n"), path.suffix.lower())
         row = 0
         try:
@@ -293,7 +295,8 @@ class _Layout:
                 continue  # a blank line: nothing to keep, nothing to report
             values = self._fit(values)
             if len(values) != width:
-                reason = f"the row has {len(values)} fields, the header has {width} (a delimiter in an unquoted cell?)"
+                reason = f"the row has {len(values)} fields, the header has {width}"
+                reason += "" if self.typed else " (a delimiter in an unquoted cell?)"
                 rejects.append((row, "", reason, self._raw(values)))
                 continue
             rows.append(row)
@@ -308,8 +311,8 @@ class _Layout:
     def _fit(self, values: list[str]) -> list[str]:
         """Drop empty cells past the header; a workbook row stops at its last filled cell, so pad it."""
         width = len(self.header)
-        while len(values) > width and not values[-1].strip():
-            values = values[:-1]
+        if len(values) > width and not any(value.strip() for value in values[width:]):
+            values = values[:width]
         if self.typed and len(values) < width:
             values = values + [""] * (width - len(values))
         return values
@@ -387,31 +390,32 @@ class _Checked:
         kept = [i for i in range(len(self.rows)) if i not in self.problems]
         stamps = self.submitted_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").to_numpy(dtype=object)
         ratings = self.rating.to_numpy()
-        segments = [json.dumps({name: column.iat[i] for name, column in self.segments.items()}, ensure_ascii=False)
-                    for i in kept]
-        questions = sorted(self.comments)
+        segments = {name: column.to_list() for name, column in self.segments.items()}
+        answers = {question: column.to_list() for question, column in self.comments.items()}
+        segment_json = [json.dumps({name: column[i] for name, column in segments.items()}, ensure_ascii=False)
+                        for i in kept]
+        questions = sorted(answers)
         hashes = [
             _content_hash(stamps[i] if isinstance(stamps[i], str) else None,
                           None if math.isnan(ratings[i]) else float(ratings[i]),
-                          segment_json, [(q, self.comments[q].iat[i]) for q in questions])
-            for i, segment_json in zip(kept, segments)
+                          segments_i, [(q, answers[q][i]) for q in questions])
+            for i, segments_i in zip(kept, segment_json)
         ]
-        ids = [self.ids.iat[i] for i in kept] if self.ids is not None else [None] * len(kept)
+        ids = self.ids.to_list() if self.ids is not None else [None] * len(self.rows)
         name = self.layout.mapping.name
-        keys = [f"{name}:{rid}" if rid is not None else f"{name}:#{digest[:20]}" for rid, digest in zip(ids, hashes)]
+        keys = [f"{name}:{ids[i]}" if ids[i] is not None else f"{name}:#{digest[:20]}" for i, digest in zip(kept, hashes)]
         responses = pd.DataFrame({
             "response_key": pd.Series(keys, dtype="str"),
-            "response_id": pd.Series(ids, dtype="object"),
+            "response_id": pd.Series([ids[i] for i in kept], dtype="object"),
             "submitted_at": pd.Series(self.submitted_at.to_numpy()[kept], dtype="datetime64[ns]"),
             "rating": pd.Series(ratings[kept], dtype="float64"),
-            "segments": pd.Series(segments, dtype="str"),
+            "segments": pd.Series(segment_json, dtype="str"),
             "content_hash": pd.Series(hashes, dtype="str"),
             "source_row": pd.Series([self.rows[i] for i in kept], dtype="int64"),
         }, columns=list(RESPONSE_COLUMNS))
-        answers = [(key, question, text.iat[i], self.rows[i])
-                   for key, i in zip(keys, kept)
-                   for question, text in self.comments.items() if text.iat[i]]
-        comments = pd.DataFrame(answers, columns=list(COMMENT_COLUMNS)).astype(
+        records = [(key, question, texts[i], self.rows[i])
+                   for key, i in zip(keys, kept) for question, texts in answers.items() if texts[i]]
+        comments = pd.DataFrame(records, columns=list(COMMENT_COLUMNS)).astype(
             {"response_key": "str", "question": "str", "text": "str", "source_row": "int64"})
         return responses, comments
 
