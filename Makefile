@@ -19,7 +19,9 @@ run: embedder
 	@# Exit code 3 means "a target was missed": the example misses some on purpose.
 	$(BIN)/cxnlp report $(SCORED) -o $(REPORT) --date-col submitted_at --nps-col nps -s channel -s journey -s region \
 		--config data/raw/cxnlp.toml || [ $$? -eq 3 ]
-	@echo "Scored comments: $(SCORED); report: $(REPORT)"
+	@# The nightly job over the example exports: the store, report and snapshot land in out/batch/.
+	$(BIN)/cxnlp batch --config data/raw/cxnlp.toml || [ $$? -eq 3 ]
+	@echo "Scored comments: $(SCORED); report: $(REPORT); nightly batch: out/batch/report/report.html"
 
 test: embedder
 	$(BIN)/python -m pytest

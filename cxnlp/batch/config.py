@@ -103,4 +103,4 @@ def load_batch_config(path: Path) -> BatchConfig:
 
 
 def _resolve(base: Path, value: str) -> str:
-    return value if Path(value).is_absolute() else str(base / value)
+    return str((base / value).resolve())
