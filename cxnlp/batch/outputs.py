@@ -20,12 +20,16 @@ from cxnlp.aggregate import EFFORT_MEASURES, InsightOptions, build_insights, cha
 from cxnlp.batch.store import Store
 from cxnlp.io import atomic_write_text, write_table
 from cxnlp.pillars import PILLARS
+from cxnlp.pipeline import OUTPUT_COLUMNS
 from cxnlp.targets import alert_lines, load_targets
 
 if TYPE_CHECKING:
     from cxnlp.batch.runner import BatchRunner, RunResult
 
 DATE_COLUMN, RATING_COLUMN = "submitted_at", "rating"
+# What the report reads from the store: not the raw text, ids or hashes (a large window stays small).
+REPORT_FIELDS = ("response_key", DATE_COLUMN, RATING_COLUMN, "segments", "question",
+                 *(c for c in OUTPUT_COLUMNS if c != "cx_effort_spans"))
 MERGED_TEXT_SEPARATOR = " / "
 
 
@@ -41,7 +45,7 @@ def publish(store: Store, runner: "BatchRunner", result: "RunResult") -> None:
     newest = store.newest_submission()
     if newest is not None:
         since = newest - timedelta(days=config.window_days) if config.window_days else None
-        rows = pd.concat(list(store.scored_comments(since)), ignore_index=True)
+        rows = pd.concat(list(store.scored_comments(since, fields=REPORT_FIELDS)), ignore_index=True)
         frame = response_frame(rows, segments)
         _write_report(store, runner, result, frame, segments, output / "report" / "report.html")
     atomic_write_text(output / "runs" / f"run-{result.run_id}.json", result.line() + "\n")
@@ -124,7 +128,6 @@ def _merge_comments(group: pd.DataFrame) -> dict:
         return first
     merged = real.iloc[0].to_dict()
     merged["cx_text"] = MERGED_TEXT_SEPARATOR.join(real["cx_text"])
-    merged["text"] = MERGED_TEXT_SEPARATOR.join(real["text"])
     for p in PILLARS:
         said = real[real[f"cx_{p}_sentiment"] != ""]
         merged[f"cx_{p}_prob"] = float(real[f"cx_{p}_prob"].max())
@@ -134,6 +137,4 @@ def _merge_comments(group: pd.DataFrame) -> dict:
     for column in ("cx_wait_minutes", "cx_contacts", "cx_steps"):
         values = pd.to_numeric(real[column], errors="coerce")
         merged[column] = float(values.max()) if values.notna().any() else np.nan
-    spans = [s for s in real["cx_effort_spans"].fillna("") if s]
-    merged["cx_effort_spans"] = "; ".join(spans)
     return merged

@@ -272,13 +272,21 @@ class Store:
         value = self.execute("SELECT MAX(submitted_at) FROM responses")[0][0]
         return pd.Timestamp(value).to_pydatetime() if value is not None else None
 
-    def scored_comments(self, since: datetime | None = None, rows: int = 50_000) -> Iterator[pd.DataFrame]:
-        """Responses joined with their scored comments (responses without comments too), in chunks."""
-        response_fields = ", ".join(f"r.{name}" for name in RESPONSE_FIELDS if name not in ("version", "run_id"))
-        comment_fields = ", ".join(f"c.{name}" for name in COMMENT_FIELDS if name not in ("response_key", "run_id"))
+    def scored_comments(self, since: datetime | None = None, rows: int = 50_000,
+                        fields: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
+        """Responses joined with their scored comments (responses without comments too), in chunks.
+
+        `fields` picks columns (default: all but bookkeeping), so a report over a large window
+        reads only what it needs."""
+        available = {**{n: "r" for n in RESPONSE_FIELDS if n not in ("version", "run_id")},
+                     **{n: "c" for n in COMMENT_FIELDS if n not in ("response_key", "run_id")}}
+        wanted = list(fields) if fields is not None else list(available)
+        unknown = [n for n in wanted if n not in available]
+        if unknown:
+            raise ValueError(f"unknown fields {unknown}")
         where, params = ("WHERE r.submitted_at >= ?", (since,)) if since is not None else ("", ())
         return self.iter_frames(
-            f"SELECT {response_fields}, {comment_fields} FROM responses r "
+            f"SELECT {', '.join(f'{available[n]}.{n}' for n in wanted)} FROM responses r "
             f"LEFT JOIN comments c ON c.response_key = r.response_key {where} "
             "ORDER BY r.submitted_at, r.response_key, c.question", params, rows,
         )
