@@ -73,7 +73,9 @@ def read_export(path: Path, mapping: SourceMapping, *, chunk_rows: int, max_comm
     Chunk k holds data rows k*chunk_rows to (k+1)*chunk_rows - 1, rejected and blank ones
     included, so a rerun over the same file yields the same chunks. A file with a header and
     no data yields nothing. Raises InputFileError (naming the file, and the row and column
-    where there is one) before the first chunk when the file cannot be used as a whole.
+    where there is one) before the first chunk when the file cannot be used as a whole. The
+    one failure that can come later is a CSV the csv module cannot parse past some row (a
+    cell over 64 M characters: an unclosed quote); it names that row.
     """
     path = Path(path)
     if chunk_rows < 1:
@@ -264,7 +266,7 @@ class _Layout:
             positions = [index for index, name in enumerate(header) if name == column]
             if not positions:
                 raise MissingColumnError(
-                    path, column, [name for name in header if name],
+                    path, column, [name[:60] for name in header if name],  # a binary file's 'header' can be long
                     f"The mapping {mapping.name!r} reads it as {role}: fix its [[batch.sources]] entry or the export.",
                 )
             if len(positions) > 1:
