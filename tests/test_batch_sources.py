@@ -208,6 +208,13 @@ def test_an_undecodable_byte_on_a_late_line_fails_before_any_chunk(tmp_path):
         next(chunks)
 
 
+def test_a_quote_never_closed_fails_the_file_instead_of_swallowing_the_rows_after_it(tmp_path):
+    path = tmp_path / "unclosed.csv"
+    path.write_text('id,why\n1,"two\nlines"\n2,"never closed\n3,lost?\n4,lost?\n', encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"unclosed.csv: row 3: a quoted cell opened here is never closed"):
+        next(read_export(path, SourceMapping(name="n", id="id", comments={"why": "why"}), chunk_rows=10, max_comment_chars=50))
+
+
 @pytest.mark.parametrize(("preset", "rows", "message"), [
     ("plain", [], "the file is empty"),
     ("qualtrics", QUALTRICS_HEADER[:2] + [["2026-10-01 09:00:00", "2026-10-01 09:05:00", "R_abc", "3", "x", "", "app"]],

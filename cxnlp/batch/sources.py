@@ -1,9 +1,9 @@
 """Read survey exports (CSV, XLSX, Parquet; plain, Qualtrics- or SurveyMonkey-shaped) into validated chunks.
 
 A nightly run must never lose or double-count a response, so a file is read in two steps.
-First the file as a whole is checked (it decodes to the last byte, has the header rows its
-preset promises and every mapped column) and fails with `InputFileError` before anything is
-yielded. Then its rows stream in chunks with fixed boundaries: each row is either accepted
+First the file as a whole is checked (it decodes to the last byte, every CSV quote closes,
+it has the header rows its preset promises and every mapped column) and fails with
+`InputFileError` before anything is yielded. Then its rows stream in chunks with fixed boundaries: each row is either accepted
 (normalised and hashed) or rejected with its row number, column and reason. Only rows whose
 every cell is empty are skipped.
 
@@ -73,7 +73,9 @@ def read_export(path: Path, mapping: SourceMapping, *, chunk_rows: int, max_comm
     Chunk k holds data rows k*chunk_rows to (k+1)*chunk_rows - 1, rejected and blank ones
     included, so a rerun over the same file yields the same chunks. A file with a header and
     no data yields nothing. Raises InputFileError (naming the file, and the row and column
-    where there is one) before the first chunk when the file cannot be used as a whole.
+    where there is one) before the first chunk when the file cannot be used as a whole. The
+    one failure that can come later is a CSV the csv module cannot parse past some row (a
+    cell over 64 M characters: an unclosed quote); it names that row.
     """
     path = Path(path)
     if chunk_rows < 1:
@@ -127,15 +129,39 @@ def _csv_rows(path: Path, mapping: SourceMapping) -> Iterator[list[str]]:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_CELL_CHARS))
     with path.open(encoding=encoding, newline="") as fh:
         first_line = fh.readline()
-        if not first_line:
-            return  # empty, or nothing but a byte-order mark
-        delimiter = mapping.delimiter or sniff_delimiter(first_line.rstrip("\r\n"), path.suffix.lower())
+    if not first_line:
+        return  # empty, or nothing but a byte-order mark
+    delimiter = mapping.delimiter or sniff_delimiter(first_line.rstrip("\r\n"), path.suffix.lower())
+    _refuse_unclosed_quote(path, encoding, delimiter)
+    with path.open(encoding=encoding, newline="") as fh:
         row = 0
         try:
-            for row, cells in enumerate(csv.reader(itertools.chain([first_line], fh), delimiter=delimiter), 1):
+            for row, cells in enumerate(csv.reader(fh, delimiter=delimiter), 1):
                 yield cells
         except csv.Error as err:
             raise InputFileError(path, f"row {row + 1}: cannot parse the CSV any further ({err}).") from err
+
+
+def _refuse_unclosed_quote(path: Path, encoding: str, delimiter: str) -> None:
+    """Fail on a quote that is never closed: the csv module would silently read every later row into that cell.
+
+    A strict parse of the whole file finds it; other strictness errors (`"a"b`) are left to
+    the lenient reading, which makes `ab` of it as `score` does.
+    """
+    with path.open(encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        row = 0
+        while True:
+            row += 1
+            try:
+                next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                if "unexpected end of data" in str(err):  # CPython's message for end of file inside quotes
+                    raise InputFileError(
+                        path, f"row {row}: a quoted cell opened here is never closed, so every row after it "
+                              "would be read as part of it; close the quote or remove it.") from err
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
@@ -264,7 +290,7 @@ class _Layout:
             positions = [index for index, name in enumerate(header) if name == column]
             if not positions:
                 raise MissingColumnError(
-                    path, column, [name for name in header if name],
+                    path, column, [name[:60] for name in header if name],  # a binary file's 'header' can be long
                     f"The mapping {mapping.name!r} reads it as {role}: fix its [[batch.sources]] entry or the export.",
                 )
             if len(positions) > 1:
