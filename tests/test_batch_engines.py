@@ -114,6 +114,17 @@ def test_dask_engine_gives_the_local_engines_frames_in_order(dask_engine, local_
         pd.testing.assert_frame_equal(remote, local, check_exact=True)
 
 
+def test_scores_do_not_depend_on_what_the_embedding_cache_held(settings, local_frames):
+    """Comments repeated in later chunks came from the cache in the local run; a resumed run or a
+    worker that got a chunk first would embed them afresh, and must store the same scores."""
+    from cxnlp.batch.engines import make_engine
+
+    with make_engine("local", settings.model_copy(update={"cache_dir": None})) as engine:
+        uncached = list(engine.score_stream(night_chunks()))
+    for local, fresh in zip(local_frames, uncached):
+        pd.testing.assert_frame_equal(fresh, local, check_exact=True)
+
+
 def test_each_worker_loads_the_model_once_for_all_chunks(dask_engine):
     list(dask_engine.score_stream(night_chunks()))
     assert sorted(dask_engine.pipeline_loads().values()) == [1, 1]
