@@ -9,7 +9,7 @@ from conftest import CLASSIFIER_DIR, EMBEDDER_DIR
 
 from cxnlp import OUTPUT_COLUMNS
 from cxnlp.config import Settings
-from cxnlp.errors import MissingColumnError
+from cxnlp.errors import MissingColumnError, ModelNotFoundError
 
 COMMENTS = [
     "Väntade 45 minuter i telefonkön och sen bröts samtalet.",
@@ -146,3 +146,12 @@ def test_dask_engine_raises_the_workers_error_for_a_bad_chunk(dask_engine):
     next(stream)
     with pytest.raises(MissingColumnError, match="'text'"):
         next(stream)
+
+
+def test_a_model_the_workers_cannot_read_fails_before_any_chunk(dask_engine, settings, tmp_path):
+    from cxnlp.batch.engines import DaskEngine
+
+    missing = settings.model_copy(update={"classifier": str(tmp_path / "no-such-classifier")})
+    with pytest.raises(ModelNotFoundError, match="no-such-classifier"):
+        DaskEngine(dask_engine.client.scheduler.address, missing)
+    assert len(next(dask_engine.score_stream(night_chunks()[:1]))) == CHUNK_SIZES[0]  # the cluster still serves
