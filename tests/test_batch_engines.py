@@ -78,7 +78,7 @@ def dask_engine(settings, tmp_path_factory):
     from cxnlp.batch.engines import DaskEngine, batch_settings
 
     dask_settings = batch_settings(settings.model_copy(update={"cache_dir": str(tmp_path_factory.mktemp("dask-cache"))}))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with DaskEngine(cluster.scheduler_address, dask_settings, max_in_flight=3) as engine:
             yield engine
 
@@ -149,9 +149,9 @@ def test_dask_engine_raises_the_workers_error_for_a_bad_chunk(dask_engine):
 
 
 def test_a_model_the_workers_cannot_read_fails_before_any_chunk(dask_engine, settings, tmp_path):
-    from cxnlp.batch.engines import DaskEngine
+    from cxnlp.batch.engines import make_engine
 
     missing = settings.model_copy(update={"classifier": str(tmp_path / "no-such-classifier")})
     with pytest.raises(ModelNotFoundError, match="no-such-classifier"):
-        DaskEngine(dask_engine.client.scheduler.address, missing)
-    assert len(next(dask_engine.score_stream(night_chunks()[:1]))) == CHUNK_SIZES[0]  # the cluster still serves
+        make_engine("dask", missing)  # no scheduler: starts its own local cluster, and stops it again
+    assert len(next(dask_engine.score_stream(night_chunks()[:1]))) == CHUNK_SIZES[0]  # other clusters unharmed

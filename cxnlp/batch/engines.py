@@ -23,6 +23,7 @@ from cxnlp.errors import ClusterError
 from cxnlp.pipeline import Pipeline
 
 CONNECT_TIMEOUT_S = 30
+_END = object()  # marks the end of the runner's chunks
 
 
 def batch_settings(settings: Settings) -> Settings:
@@ -37,7 +38,23 @@ def batch_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"batch_size": 1})
 
 
-class LocalEngine:
+class Engine:
+    """What the runner scores with: `score_stream` over its chunks, then `close` (or a `with` block)."""
+
+    def score_stream(self, frames: Iterable[pd.DataFrame], text_col: str = "text") -> Iterator[pd.DataFrame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the engine holds."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalEngine(Engine):
     """Score chunks in this process with one Pipeline."""
 
     def __init__(self, pipeline: Pipeline) -> None:
@@ -47,15 +64,6 @@ class LocalEngine:
         """Yield each frame with the cx_* columns added (Pipeline.score), in input order, one at a time."""
         for frame in frames:
             yield self.pipeline.score(frame, text_col=text_col)
-
-    def close(self) -> None:
-        """Nothing to release: the pipeline belongs to whoever built it."""
-
-    def __enter__(self) -> "LocalEngine":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # Pipelines loaded in this process, by plugin name: makes the once-per-worker promise checkable.
@@ -106,7 +114,7 @@ def _score_on_worker(frame: pd.DataFrame, text_col: str, plugin_name: str) -> pd
     return get_worker().plugins[plugin_name].score(frame, text_col)
 
 
-class DaskEngine:
+class DaskEngine(Engine):
     """Score chunks on a dask.distributed cluster; each worker loads the model once."""
 
     def __init__(self, scheduler: str | None, settings: Settings, max_in_flight: int | None = None) -> None:
@@ -114,10 +122,12 @@ class DaskEngine:
         cores, 1 thread each) for trying it on one machine."""
         if max_in_flight is not None and max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        self.plugin_name = f"cxnlp-pipeline-{uuid.uuid4().hex}"
+        self.plugin_sent = False  # the scheduler keeps a plugin whose setup failed: it must be removed too
         self.cluster: LocalCluster | None = None
         if scheduler is None:
             self.cluster = LocalCluster(n_workers=len(os.sched_getaffinity(0)), threads_per_worker=1,
-                                        processes=True, dashboard_address=None)
+                                        processes=True, dashboard_address=":0")  # any free port
             scheduler = self.cluster.scheduler_address
         try:
             self.client: Client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -131,7 +141,7 @@ class DaskEngine:
             raise ClusterError(f"the Dask scheduler at {scheduler} has no workers after {CONNECT_TIMEOUT_S} s; "
                                "start some with `dask worker`.") from None
         self.max_in_flight = max_in_flight or 2 * len(self.client.nthreads())
-        self.plugin_name = f"cxnlp-pipeline-{uuid.uuid4().hex}"
+        self.plugin_sent = True
         try:
             self.client.register_plugin(PipelinePlugin(self.plugin_name, settings.model_dump_json()),
                                         name=self.plugin_name)
@@ -149,8 +159,8 @@ class DaskEngine:
         try:
             while True:
                 while not exhausted and len(pending) < self.max_in_flight:
-                    frame = next(source, None)
-                    if frame is None:
+                    frame = next(source, _END)
+                    if frame is _END:
                         exhausted = True
                     else:
                         pending.append(self.client.submit(_score_on_worker, frame, text_col, self.plugin_name,
@@ -168,11 +178,8 @@ class DaskEngine:
 
     def close(self) -> None:
         """Free the models on the workers, disconnect, and stop the LocalCluster this engine started."""
-        if self.cluster is None and self.client.status == "running":
-            try:
-                self.client.unregister_worker_plugin(self.plugin_name)
-            except (KeyError, ValueError):
-                pass  # never registered: the engine failed before that
+        if self.plugin_sent and self.cluster is None and self.client.status == "running":
+            self.client.unregister_worker_plugin(self.plugin_name)
         self.client.close()
         self._close_cluster()
 
@@ -180,12 +187,6 @@ class DaskEngine:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
-
-    def __enter__(self) -> "DaskEngine":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def make_engine(kind: Literal["local", "dask"], settings: Settings, scheduler: str | None = None) -> LocalEngine | DaskEngine:
