@@ -9,7 +9,7 @@ from conftest import CLASSIFIER_DIR, EMBEDDER_DIR
 
 from cxnlp import OUTPUT_COLUMNS
 from cxnlp.config import Settings
-from cxnlp.errors import MissingColumnError, ModelNotFoundError
+from cxnlp.errors import ClusterError, MissingColumnError, ModelNotFoundError
 
 COMMENTS = [
     "Väntade 45 minuter i telefonkön och sen bröts samtalet.",
@@ -66,7 +66,9 @@ def local_frames(settings):
     from cxnlp.batch.engines import make_engine
 
     with make_engine("local", settings) as engine:
-        return list(engine.score_stream(night_chunks()))
+        frames = list(engine.score_stream(night_chunks()))
+    assert {v for f in frames for v in f["cx_model_version"]} == {engine.model_version}
+    return frames
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,7 @@ def test_dask_engine_gives_the_local_engines_frames_in_order(dask_engine, local_
     assert chunks.pulled == len(CHUNK_SIZES)
     assert chunks.most_ahead == dask_engine.max_in_flight == 3  # the window was used, and never exceeded
     assert len(frames) == len(local_frames) == len(CHUNK_SIZES)
+    assert {v for f in frames for v in f["cx_model_version"]} == {dask_engine.model_version}
     for chunk, local, remote in zip(night_chunks(), local_frames, frames):
         assert remote["response_key"].tolist() == chunk["response_key"].tolist()
         assert list(remote.columns) == [*chunk.columns, *OUTPUT_COLUMNS]
@@ -146,6 +149,13 @@ def test_dask_engine_raises_the_workers_error_for_a_bad_chunk(dask_engine):
     next(stream)
     with pytest.raises(MissingColumnError, match="'text'"):
         next(stream)
+
+
+def test_a_chunk_scored_by_another_model_version_is_refused(dask_engine, monkeypatch):
+    """A worker that joined mid-run with other models installed must not mix versions into the night."""
+    monkeypatch.setattr(dask_engine, "model_version", "the-version-the-run-started-with")
+    with pytest.raises(ClusterError, match="the-version-the-run-started-with"):
+        next(dask_engine.score_stream(night_chunks()))
 
 
 def test_a_model_the_workers_cannot_read_fails_before_any_chunk(dask_engine, settings, tmp_path):

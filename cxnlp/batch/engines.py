@@ -38,8 +38,11 @@ def batch_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"batch_size": 1})
 
 
-class Engine:
-    """What the runner scores with: `score_stream` over its chunks, then `close` (or a `with` block)."""
+class ScoringEngine:
+    """What the runner scores with: `score_stream` over its chunks, then `close` (or a `with` block).
+    `model_version` is the classifier version every frame it returns was scored with."""
+
+    model_version: str
 
     def score_stream(self, frames: Iterable[pd.DataFrame], text_col: str = "text") -> Iterator[pd.DataFrame]:
         raise NotImplementedError
@@ -54,11 +57,12 @@ class Engine:
         self.close()
 
 
-class LocalEngine(Engine):
+class LocalEngine(ScoringEngine):
     """Score chunks in this process with one Pipeline."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
+        self.model_version = pipeline.heads.version
 
     def score_stream(self, frames: Iterable[pd.DataFrame], text_col: str = "text") -> Iterator[pd.DataFrame]:
         """Yield each frame with the cx_* columns added (Pipeline.score), in input order, one at a time."""
@@ -110,11 +114,15 @@ class PipelinePlugin(WorkerPlugin):
         return self.thread.submit(self.pipeline.score, frame, text_col=text_col).result()
 
 
+def _plugin_model_version(plugin_name: str, dask_worker: Worker) -> str:
+    return dask_worker.plugins[plugin_name].pipeline.heads.version
+
+
 def _score_on_worker(frame: pd.DataFrame, text_col: str, plugin_name: str) -> pd.DataFrame:
     return get_worker().plugins[plugin_name].score(frame, text_col)
 
 
-class DaskEngine(Engine):
+class DaskEngine(ScoringEngine):
     """Score chunks on a dask.distributed cluster; each worker loads the model once."""
 
     def __init__(self, scheduler: str | None, settings: Settings, max_in_flight: int | None = None) -> None:
@@ -145,9 +153,15 @@ class DaskEngine(Engine):
         try:
             self.client.register_plugin(PipelinePlugin(self.plugin_name, settings.model_dump_json()),
                                         name=self.plugin_name)
+            # Every worker must score with the same model, or one night's scores would mix versions.
+            versions = self.client.run(_plugin_model_version, self.plugin_name)
+            if len(set(versions.values())) != 1:
+                raise ClusterError(f"the Dask workers load different classifier versions from {settings.classifier}: "
+                                   f"{versions}; install the same models on every worker.")
         except BaseException:
             self.close()
             raise
+        self.model_version = next(iter(versions.values()))
 
     def score_stream(self, frames: Iterable[pd.DataFrame], text_col: str = "text") -> Iterator[pd.DataFrame]:
         """Yield each frame with the cx_* columns added, in input order. At most `max_in_flight`
@@ -167,7 +181,12 @@ class DaskEngine(Engine):
                                                           pure=False))
                 if not pending:
                     return
-                yield pending.popleft().result()
+                scored = pending.popleft().result()
+                if (scored["cx_model_version"] != self.model_version).any():  # a worker that joined late
+                    raise ClusterError(f"a Dask worker scored with classifier version "
+                                       f"{sorted(set(scored['cx_model_version']))}, not {self.model_version}; "
+                                       "install the same models on every worker.")
+                yield scored
         finally:
             for future in pending:
                 future.cancel()
