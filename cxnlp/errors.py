@@ -49,6 +49,7 @@ class EmbedderBuildError(CxnlpError):
 
 
 class ClusterError(CxnlpError):
-    """The Dask cluster `cxnlp batch --engine dask` was pointed at cannot be used (unreachable, no workers)."""
+    """The Dask cluster `cxnlp batch --engine dask` was pointed at cannot be used: unreachable, no
+    workers, or workers with different models."""
 
     exit_code = 2
