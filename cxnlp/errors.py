@@ -46,3 +46,10 @@ class ModelNotFoundError(CxnlpError):
 
 class EmbedderBuildError(CxnlpError):
     """The converted embedder failed its own verification and was not installed."""
+
+
+class ClusterError(CxnlpError):
+    """The Dask cluster `cxnlp batch --engine dask` was pointed at cannot be used: unreachable, no
+    workers, or workers with different models."""
+
+    exit_code = 2

@@ -1,5 +1,5 @@
-"""Shared fixtures: a deterministic fake embedder for fast pipeline tests, and the real
-models where they have been built (skipped otherwise)."""
+"""Shared fixtures: a deterministic fake embedder for fast pipeline tests, the real models where
+they have been built, and a throwaway PostgreSQL server where Debian's is installed (skipped otherwise)."""
 
 from __future__ import annotations
 
