@@ -226,7 +226,10 @@ class OnnxEmbedder(CachingEmbedder):
         self.batch_size = batch_size
         self.dim = export.dim
         self.source_id = f"{_fingerprint(model)}:{export.prompt_name}"  # the torch model's model_id
-        self.model_id = f"{_fingerprint(model)}+onnx-{variant}-{export.fingerprint(variant)}:{export.prompt_name}"
+        # int8 activations are quantised with one scale per batch, so a vector embedded alone differs
+        # from one embedded among others: they are cached apart (the batch path embeds alone).
+        alone = "-alone" if variant == "int8" and batch_size == 1 else ""
+        self.model_id = f"{_fingerprint(model)}+onnx-{variant}{alone}-{export.fingerprint(variant)}:{export.prompt_name}"
         self.cache = _cache(cache_dir)
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:

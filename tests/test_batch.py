@@ -274,7 +274,8 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_store(tmp_path, request
         write_export(tmp_path / name / "exports" / "night2.csv", rows[30:] + export_rows(6, first_id=900))
         url = "cxnlp.duckdb" if backend == "duckdb" else request.getfixturevalue("postgres_server").create_database(f"kill_{name}")
         write_config(tmp_path / name, store=url, chunk_rows=8)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CXNLP_CACHE_DIR": ""}
+    # One embedding cache for both: the clean run reads vectors the killed run wrote.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CXNLP_CACHE_DIR": str(tmp_path / "cache")}
     command = [sys.executable, "-m", "cxnlp", "batch", "--config", "cxnlp.toml"]
 
     proc = subprocess.Popen(command, cwd=tmp_path / "killed", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

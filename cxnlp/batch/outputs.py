@@ -53,7 +53,6 @@ def publish(store: Store, runner: "BatchRunner", result: "RunResult") -> None:
 
 def _write_report(store: Store, runner: "BatchRunner", result: "RunResult", frame: pd.DataFrame,
                   segments: list[str], html: Path) -> None:
-    from cxnlp.embed import load_embedder
     from cxnlp.report import ReportWriter
 
     config = runner.config
@@ -62,7 +61,7 @@ def _write_report(store: Store, runner: "BatchRunner", result: "RunResult", fram
         rating_col=RATING_COLUMN, rating_kind=config.sources[0].rating_kind, date_col=DATE_COLUMN,
         period=config.period, segment_cols=tuple(segments), targets=targets,
     )
-    insights = build_insights(frame, options, load_embedder(runner.settings), source=config.store)
+    insights = build_insights(frame, options, runner.quote_embedder(), source=config.store)
     result.digest = {"run_id": result.run_id, **insights.digest()}
     previous = store.previous_summary(result.run_id)
     changes = changes_since(previous, result.digest) if previous else None

@@ -22,7 +22,7 @@ from typing import Callable
 import pandas as pd
 
 from cxnlp.batch.config import BatchConfig
-from cxnlp.batch.engines import ScoringEngine
+from cxnlp.batch.engines import LocalEngine, ScoringEngine
 from cxnlp.batch.outputs import publish
 from cxnlp.batch.sources import ExportChunk, read_export
 from cxnlp.batch.store import Store, open_store
@@ -32,7 +32,7 @@ from cxnlp.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES
 from cxnlp.targets import TARGET_MISSED_EXIT
 
 EXPORT_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES
-PARTITION_ROWS = 500  # comments per scoring task: the unit both engines share
+PARTITION_ROWS = 500  # comments per scoring task: a chunk's partitions run in parallel on a cluster
 REJECTED_EXIT = 4  # distinct from targets missed (3) and bad usage (2): rows or files were refused
 StatusFn = Callable[[str], None]
 
@@ -175,6 +175,14 @@ class BatchRunner:
         shutil.copy2(path, quarantine / f"{sha[:12]}-{path.name}")
         store.reject_file(sha, str(path), source, reason, run_id)
         self.status(f"{path.name}: REJECTED: {reason}")
+
+    def quote_embedder(self):
+        """The embedder the report picks quotes with: the local engine's own, else one loaded here."""
+        if isinstance(self.engine, LocalEngine):
+            return self.engine.pipeline.embedder
+        from cxnlp.embed import load_embedder
+
+        return load_embedder(self.settings)
 
     # --- rescore --------------------------------------------------------------------------------
     def _rescore(self, store: Store, run_id: int) -> int:
