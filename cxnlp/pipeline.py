@@ -242,7 +242,8 @@ class Pipeline:
         if (classifier / OWN_EMBEDDER).is_dir():
             # a fine-tuned (setfit) embedder has no ONNX export: it runs in torch
             settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER), "backend": "torch"})
-        return cls(load_embedder(settings), ClassifierHeads.load(classifier))
+        return cls(load_embedder(settings), ClassifierHeads.load(classifier),
+                   language=LanguageDetector(character_model=settings.language_model))
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)
