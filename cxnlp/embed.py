@@ -284,13 +284,17 @@ class StaticEmbedder(CachingEmbedder):
         self.model_id = f"static-{config['sha256'][:16]}"
 
     def _embed_chunk(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch([self.prenormalise(t) for t in texts], add_special_tokens=False)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for k, encoding in enumerate(encodings):
-            rows = self.row_of_id[encoding.ids]
-            rows = rows[rows >= 0]
-            if len(rows):
-                out[k] = self.vectors[rows].mean(axis=0)
+        """Sum of each text's known pieces' vectors as one sparse product, then normalised (so it is the mean's direction)."""
+        from scipy.sparse import csr_matrix
+
+        # ids only: the offsets `encode_batch` also computes cost four times as much here
+        encodings = self.tokenizer.encode_batch_fast([self.prenormalise(t) for t in texts], add_special_tokens=False)
+        rows = self.row_of_id[np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64)]
+        owner = np.repeat(np.arange(len(texts)), [len(e.ids) for e in encodings])
+        known = rows >= 0
+        pieces = csr_matrix((np.ones(known.sum(), dtype=np.float32), (owner[known], rows[known])),
+                            shape=(len(texts), len(self.vectors)))
+        out = np.asarray(pieces @ self.vectors, dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)
 

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 from cxnlp.persist import load_state, save_state
 
@@ -55,10 +55,39 @@ class TextFeatures:
         return len(self.char_.vocabulary_) + len(self.word_.vocabulary_)
 
     def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> csr_matrix:
+        """The n-grams are worked out once per distinct text; the same values as the vectorizers' own
+        `transform`, to the bit."""
         if len(texts) != embeddings.shape[0]:
             raise ValueError(f"{len(texts)} texts but {embeddings.shape[0]} embedding rows")
-        return hstack([csr_matrix(embeddings), self.char_.transform(texts), self.word_.transform(texts)],
-                      format="csr", dtype=np.float32)
+        row_of: dict[str, int] = {}
+        inverse = np.fromiter((row_of.setdefault(t, len(row_of)) for t in texts), dtype=np.int64, count=len(texts))
+        distinct = list(row_of)
+        char = TfidfTransformer(sublinear_tf=True)  # as fitted in `_vectorizers`
+        char.idf_ = self.char_.idf_
+        ngrams = hstack([char.transform(self._char_counts(distinct), copy=False), self.word_.transform(distinct)],
+                        format="csr", dtype=np.float32)
+        return hstack([csr_matrix(embeddings), ngrams[inverse]], format="csr", dtype=np.float32)
+
+    def _char_counts(self, texts: Sequence[str]) -> csr_matrix:
+        """The character vectorizer's counts, summed from each distinct word's: `char_wb` n-grams never
+        cross a space, and comments share most of their words, so each word is analysed once."""
+        analyse, vocabulary = self.char_.build_analyzer(), self.char_.vocabulary_
+        words_of = [text.lower().split() for text in texts]  # char_wb's own preprocessing and split
+        column: dict[str, int] = {}
+        indices = np.fromiter((column.setdefault(w, len(column)) for words in words_of for w in words), dtype=np.int64)
+        indptr = np.cumsum([0, *map(len, words_of)])
+        word_rows, gram_cols = [], []
+        for k, word in enumerate(column):
+            for gram in analyse(word):
+                if (j := vocabulary.get(gram)) is not None:
+                    word_rows.append(k)
+                    gram_cols.append(j)
+        word_grams = csr_matrix((np.ones(len(word_rows), np.int64), (word_rows, gram_cols)),
+                                shape=(len(column), len(vocabulary)))
+        text_words = csr_matrix((np.ones(len(indices), np.int64), indices, indptr), shape=(len(texts), len(column)))
+        counts = (text_words @ word_grams).astype(self.char_.dtype)
+        counts.sort_indices()
+        return counts
 
     def save(self, path: Path) -> None:
         params = {"char_ngrams": self.char_ngrams, "word_ngrams": self.word_ngrams,
