@@ -30,11 +30,11 @@ def default_classifier(models_dir: Path | None = None) -> Path:
 
 
 # A tier is a set of settings: `--tier fast` swaps the transformer for the static model and its own heads,
-# and langdetect for the vectorised naive Bayes over the same profiles.
+# langdetect for the vectorised naive Bayes over the same profiles, and scores large inputs in one process per core.
 TIERS: dict[str, dict[str, str]] = {
     "default": {},
     "fast": {"backend": "static", "classifier": str(DEFAULT_MODELS_DIR / "fast" / "classifier"),
-             "language_model": "naive-bayes"},
+             "language_model": "naive-bayes", "workers": str(len(os.sched_getaffinity(0)))},
 }
 
 
@@ -69,6 +69,11 @@ class Settings(BaseModel):
         description="Character n-gram model of language detection: langdetect (about 1 ms a comment) or a naive "
         "Bayes classifier over langdetect's profiles, vectorised (about 30 times faster, as accurate on our data; "
         "docs/performance.md).",
+    )
+    workers: int = Field(
+        1, ge=1,
+        description="Processes that score chunks of a large input side by side (the fast tier: one per core). Keep 1 "
+        "for the transformer tiers, whose embedder already uses every core through `threads`.",
     )
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)), ge=1,

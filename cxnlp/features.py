@@ -65,8 +65,8 @@ class TextFeatures:
         char = TfidfTransformer(sublinear_tf=True)  # as fitted in `_vectorizers`
         char.idf_ = self.char_.idf_
         ngrams = hstack([char.transform(self._char_counts(distinct), copy=False), self.word_.transform(distinct)],
-                        format="csr", dtype=np.float32)
-        return hstack([csr_matrix(embeddings), ngrams[inverse]], format="csr", dtype=np.float32)
+                        format="csr", dtype=np.float32)[inverse]
+        return _beside(embeddings, ngrams)
 
     def _char_counts(self, texts: Sequence[str]) -> csr_matrix:
         """The character vectorizer's counts, summed from each distinct word's: `char_wb` n-grams never
@@ -106,6 +106,22 @@ class TextFeatures:
             vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocab[name])}
             vectorizer.idf_ = arrays[f"{name}_idf"]
         return model
+
+
+def _beside(dense: np.ndarray, sparse: csr_matrix) -> csr_matrix:
+    """`hstack([csr_matrix(dense), sparse])` built directly: converting the dense block scans it for
+    zeros and copies it twice. Its zeros stay stored, which changes no product."""
+    n, d = dense.shape
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(d + np.diff(sparse.indptr), out=indptr[1:])
+    dense_pos = (indptr[:-1, None] + np.arange(d)).ravel()
+    in_sparse = np.ones(indptr[-1], dtype=bool)
+    in_sparse[dense_pos] = False
+    data = np.empty(indptr[-1], dtype=np.float32)
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    data[dense_pos], indices[dense_pos] = dense.ravel(), np.tile(np.arange(d), n)
+    data[in_sparse], indices[in_sparse] = sparse.data, sparse.indices + d
+    return csr_matrix((data, indices, indptr), shape=(n, d + sparse.shape[1]))
 
 
 def _ordered_vocabulary(vectorizer: TfidfVectorizer) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 HEADS_CONFIG = "config.json"
 OWN_EMBEDDER = "embedder"  # subdirectory of a classifier holding its own fine-tuned embedder (SetFit-style)
 ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
+MIN_ROWS_PER_WORKER = 2000  # below this, starting processes costs more than it saves
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "cx_text",
@@ -219,8 +221,10 @@ class Pipeline:
         language: LanguageDetector | None = None,
         segmenter: Segmenter | None = None,
         effort: EffortExtractor | None = None,
+        workers: int = 1,
     ) -> None:
         self.embedder = embedder
+        self.workers = workers
         self.heads = heads
         self.language = language or LanguageDetector()
         self.segmenter = segmenter or Segmenter()
@@ -243,7 +247,7 @@ class Pipeline:
             # a fine-tuned (setfit) embedder has no ONNX export: it runs in torch
             settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER), "backend": "torch"})
         return cls(load_embedder(settings), ClassifierHeads.load(classifier),
-                   language=LanguageDetector(character_model=settings.language_model))
+                   language=LanguageDetector(character_model=settings.language_model), workers=settings.workers)
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)
@@ -276,8 +280,28 @@ class Pipeline:
         return out
 
     def score(self, df: pd.DataFrame, text_col: str = "comment", progress: ProgressFn | None = None) -> pd.DataFrame:
-        """Return a copy of `df` with the `cx_*` columns added (existing ones replaced)."""
+        """Return a copy of `df` with the `cx_*` columns added (existing ones replaced).
+
+        With `workers` > 1 and enough rows, contiguous chunks are scored in forked processes that share
+        the loaded models; the rows come back in order, and each row is scored as it would be alone."""
         require_column(df, text_col, "the DataFrame")
+        chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
+        if chunks < 2 or multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
+            return self._score_chunk(df, text_col, progress)
+        global _FORKED
+        _FORKED = self
+        bounds = np.linspace(0, len(df), chunks + 1).astype(int)
+        parts = [df.iloc[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+        with multiprocessing.get_context("fork").Pool(chunks) as pool:
+            scored = []
+            for part in pool.imap(_score_forked, [(part, text_col) for part in parts]):
+                scored.append(part)
+                if progress:
+                    progress(sum(len(p) for p in scored), len(df))
+        _FORKED = None
+        return pd.concat(scored)
+
+    def _score_chunk(self, df: pd.DataFrame, text_col: str, progress: ProgressFn | None) -> pd.DataFrame:
         a = self.analyse(df[text_col].tolist(), progress=progress)
         prep = a.prepared
         out = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns]).copy()
@@ -299,3 +323,11 @@ class Pipeline:
         return out
 
 
+
+
+_FORKED: Pipeline | None = None  # the pipeline a forked scoring process inherits
+
+
+def _score_forked(job: tuple[pd.DataFrame, str]) -> pd.DataFrame:
+    df, text_col = job
+    return _FORKED._score_chunk(df, text_col, None)
