@@ -284,17 +284,21 @@ class StaticEmbedder(CachingEmbedder):
         self.model_id = f"static-{config['sha256'][:16]}"
 
     def _embed_chunk(self, texts: list[str]) -> np.ndarray:
-        """Sum of each text's known pieces' vectors as one sparse product, then normalised (so it is the mean's direction)."""
+        """Sum of each text's known pieces' vectors, normalised (so it is the mean's direction). No piece
+        spans a space (the tokenizer marks each word's start), so each distinct word is tokenised once."""
         from scipy.sparse import csr_matrix
 
+        from cxnlp.bags import word_bags
+
+        text_words, words = word_bags([[w for w in self.prenormalise(t).split(" ") if w] for t in texts])
         # ids only: the offsets `encode_batch` also computes cost four times as much here
-        encodings = self.tokenizer.encode_batch_fast([self.prenormalise(t) for t in texts], add_special_tokens=False)
+        encodings = self.tokenizer.encode_batch_fast(words, add_special_tokens=False)
         rows = self.row_of_id[np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64)]
-        owner = np.repeat(np.arange(len(texts)), [len(e.ids) for e in encodings])
+        owner = np.repeat(np.arange(len(words)), [len(e.ids) for e in encodings])
         known = rows >= 0
-        pieces = csr_matrix((np.ones(known.sum(), dtype=np.float32), (owner[known], rows[known])),
-                            shape=(len(texts), len(self.vectors)))
-        out = np.asarray(pieces @ self.vectors, dtype=np.float32)
+        word_pieces = csr_matrix((np.ones(known.sum(), dtype=np.float32), (owner[known], rows[known])),
+                                 shape=(len(words), len(self.vectors)))
+        out = np.asarray(text_words.astype(np.float32) @ (word_pieces @ self.vectors), dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)
 

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
+from cxnlp.bags import word_bags
 from cxnlp.persist import load_state, save_state
 
 
@@ -72,19 +73,15 @@ class TextFeatures:
         """The character vectorizer's counts, summed from each distinct word's: `char_wb` n-grams never
         cross a space, and comments share most of their words, so each word is analysed once."""
         analyse, vocabulary = self.char_.build_analyzer(), self.char_.vocabulary_
-        words_of = [text.lower().split() for text in texts]  # char_wb's own preprocessing and split
-        column: dict[str, int] = {}
-        indices = np.fromiter((column.setdefault(w, len(column)) for words in words_of for w in words), dtype=np.int64)
-        indptr = np.cumsum([0, *map(len, words_of)])
+        text_words, words = word_bags([text.lower().split() for text in texts])  # char_wb's preprocessing and split
         word_rows, gram_cols = [], []
-        for k, word in enumerate(column):
+        for k, word in enumerate(words):
             for gram in analyse(word):
                 if (j := vocabulary.get(gram)) is not None:
                     word_rows.append(k)
                     gram_cols.append(j)
         word_grams = csr_matrix((np.ones(len(word_rows), np.int64), (word_rows, gram_cols)),
-                                shape=(len(column), len(vocabulary)))
-        text_words = csr_matrix((np.ones(len(indices), np.int64), indices, indptr), shape=(len(texts), len(column)))
+                                shape=(len(words), len(vocabulary)))
         counts = (text_words @ word_grams).astype(self.char_.dtype)
         counts.sort_indices()
         return counts

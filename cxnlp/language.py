@@ -28,6 +28,8 @@ from langdetect.lang_detect_exception import LangDetectException
 from langdetect.utils.lang_profile import LangProfile
 from scipy.sparse import csr_matrix
 
+from cxnlp.bags import word_bags
+
 SUPPORTED = ("sv", "no", "en")
 UNDETERMINED = "und"
 # langdetect profiles consulted, and the supported language each stands for: Danish
@@ -124,12 +126,8 @@ class ProfileNaiveBayes:
         return counts @ self.log_prob_, np.asarray(counts.sum(axis=1)).ravel()
 
     def probabilities(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
-        words_of = [_LETTERS.findall(text) for text in texts]
-        column = {w: i for i, w in enumerate(dict.fromkeys(w for words in words_of for w in words))}
-        word_scores, word_grams = self._word_scores(list(column))
-        indptr = np.cumsum([0, *(len(words) for words in words_of)])
-        indices = np.fromiter((column[w] for words in words_of for w in words), dtype=np.int64, count=indptr[-1])
-        text_words = csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(texts), len(column)))
+        text_words, words = word_bags([_LETTERS.findall(text) for text in texts])
+        word_scores, word_grams = self._word_scores(words)
         scores, grams = text_words @ word_scores, text_words @ word_grams
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         scores /= scores.sum(axis=1, keepdims=True)
