@@ -109,7 +109,7 @@ def _beside(dense: np.ndarray, sparse: csr_matrix) -> csr_matrix:
     """`hstack([csr_matrix(dense), sparse])` without `csr_matrix(dense)`, which scans the block for
     zeros and copies it twice: every entry is stored, zeros too, which changes no product."""
     n, d = dense.shape
-    block = csr_matrix((dense.ravel(), np.tile(np.arange(d, dtype=np.int32), n), np.arange(0, n * d + 1, d)),
+    block = csr_matrix((dense.ravel(), np.tile(np.arange(d, dtype=np.int32), n), np.arange(n + 1) * d),
                        shape=(n, d))
     return hstack([block, sparse], format="csr", dtype=np.float32)
 
