@@ -70,6 +70,11 @@ class Settings(BaseModel):
         "Bayes classifier over langdetect's profiles, vectorised (about 30 times faster, as accurate on our data; "
         "docs/performance.md).",
     )
+    effort: bool = Field(
+        True,
+        description="Read the effort columns (cx_wait_minutes, cx_contacts, cx_steps, cx_effort_spans). They are half "
+        "of the fast tier's time: `false` leaves them out of the output (docs/performance.md).",
+    )
     workers: int = Field(
         1, ge=1,
         description="Processes that score chunks of a large input side by side (the fast tier: one per core). Keep 1 "

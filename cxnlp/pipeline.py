@@ -222,13 +222,14 @@ class Pipeline:
         segmenter: Segmenter | None = None,
         effort: EffortExtractor | None = None,
         workers: int = 1,
+        read_effort: bool = True,
     ) -> None:
         self.embedder = embedder
         self.workers = workers
         self.heads = heads
         self.language = language or LanguageDetector()
         self.segmenter = segmenter or Segmenter()
-        self.effort = effort or EffortExtractor()
+        self.effort = (effort or EffortExtractor()) if read_effort else None
         if heads.embedder_id not in (embedder.model_id, getattr(embedder, "source_id", None)):
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
         expected = heads.pillars.coef_.shape[1] - heads.features.n_ngram_features
@@ -247,7 +248,8 @@ class Pipeline:
             # a fine-tuned (setfit) embedder has no ONNX export: it runs in torch
             settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER), "backend": "torch"})
         return cls(load_embedder(settings), ClassifierHeads.load(classifier),
-                   language=LanguageDetector(character_model=settings.language_model), workers=settings.workers)
+                   language=LanguageDetector(character_model=settings.language_model), workers=settings.workers,
+                   read_effort=settings.effort)
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)
@@ -317,6 +319,8 @@ class Pipeline:
         out["cx_sentiment"] = a.sentiment
         out["cx_sentiment_score"] = np.round(a.sentiment_score, 4)
         out["cx_model_version"] = self.heads.version
+        if self.effort is None:  # `effort = false`: the columns are left out, not left empty
+            return out
         effort = self.effort.transform(prep.text, prep.lang)  # reads the cleaned text in its detected language
         for column in EFFORT_COLUMNS:
             out[column] = effort[column].array
