@@ -6,6 +6,7 @@ frame with the `cx_*` columns added, rows and input columns untouched.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import multiprocessing
@@ -288,19 +289,23 @@ class Pipeline:
         the loaded models; the rows come back in order, and each row is scored as it would be alone."""
         require_column(df, text_col, "the DataFrame")
         chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
-        if chunks < 2 or multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
+        if chunks < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return self._score_chunk(df, text_col, progress)
         global _FORKED
         _FORKED = self
         bounds = np.linspace(0, len(df), chunks + 1).astype(int)
-        parts = [df.iloc[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
-        with multiprocessing.get_context("fork").Pool(chunks) as pool:
-            scored = []
-            for part in pool.imap(_score_forked, [(part, text_col) for part in parts]):
-                scored.append(part)
-                if progress:
-                    progress(sum(len(p) for p in scored), len(df))
-        _FORKED = None
+        jobs = [(df.iloc[start:end], text_col) for start, end in zip(bounds[:-1], bounds[1:])]
+        scored: list[pd.DataFrame] = []
+        gc.freeze()  # the loaded models stay out of the children's collections, which would copy their pages
+        try:
+            with multiprocessing.get_context("fork").Pool(chunks) as pool:
+                for part in pool.imap(_score_forked, jobs):
+                    scored.append(part)
+                    if progress:
+                        progress(sum(len(p) for p in scored), len(df))
+        finally:
+            gc.unfreeze()
+            _FORKED = None
         return pd.concat(scored)
 
     def _score_chunk(self, df: pd.DataFrame, text_col: str, progress: ProgressFn | None) -> pd.DataFrame:
