@@ -147,5 +147,11 @@ def is_noise(cleaned: str) -> bool:
 
 def clean_texts(texts: Iterable[object]) -> pd.DataFrame:
     """Clean many comments: a frame with `text` (cleaned, redacted) and `noise` (bool)."""
-    cleaned = [clean_text(t) for t in texts]
-    return pd.DataFrame({"text": cleaned, "noise": [is_noise(t) for t in cleaned]})
+    cleaned_of: dict[str, str] = {}  # exports repeat answers: each distinct string is cleaned once
+    cleaned = []
+    for t in texts:
+        if isinstance(t, str) and t not in cleaned_of:
+            cleaned_of[t] = clean_text(t)
+        cleaned.append(cleaned_of[t] if isinstance(t, str) else clean_text(t))
+    noise_of = {t: is_noise(t) for t in set(cleaned)}
+    return pd.DataFrame({"text": cleaned, "noise": [noise_of[t] for t in cleaned]})

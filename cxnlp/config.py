@@ -29,10 +29,12 @@ def default_classifier(models_dir: Path | None = None) -> Path:
     return models_dir / (name or "classifier")
 
 
-# A tier is a set of settings: `--tier fast` swaps the transformer for the static model and its own heads.
+# A tier is a set of settings: `--tier fast` swaps the transformer for the static model and its own heads,
+# langdetect for the vectorised naive Bayes over the same profiles, and scores large inputs in one process per core.
 TIERS: dict[str, dict[str, str]] = {
     "default": {},
-    "fast": {"backend": "static", "classifier": str(DEFAULT_MODELS_DIR / "fast" / "classifier")},
+    "fast": {"backend": "static", "classifier": str(DEFAULT_MODELS_DIR / "fast" / "classifier"),
+             "language_model": "naive-bayes", "workers": str(len(os.sched_getaffinity(0)))},
 }
 
 
@@ -61,6 +63,22 @@ class Settings(BaseModel):
     )
     static_embedder: str = Field(
         str(DEFAULT_MODELS_DIR / "fast" / "static"), description="The static model the `static` backend reads."
+    )
+    language_model: Literal["langdetect", "naive-bayes"] = Field(
+        "langdetect",
+        description="Character n-gram model of language detection: langdetect (about 1 ms a comment) or a naive "
+        "Bayes classifier over langdetect's profiles, vectorised (about 30 times faster, as accurate on our data; "
+        "docs/performance.md).",
+    )
+    effort: bool = Field(
+        True,
+        description="Read the effort columns (cx_wait_minutes, cx_contacts, cx_steps, cx_effort_spans). They are half "
+        "of the fast tier's time: `false` leaves them out of the output (docs/performance.md).",
+    )
+    workers: int = Field(
+        1, ge=1,
+        description="Processes that score chunks of a large input side by side (the fast tier: one per core). Keep 1 "
+        "for the transformer tiers, whose embedder already uses every core through `threads`.",
     )
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)), ge=1,

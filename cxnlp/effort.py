@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -106,7 +106,7 @@ class EffortMention:
     channel: str = ""  # contacts only: phone, email, chat or any
 
     def as_json(self) -> dict:
-        out = asdict(self)
+        out = dict(vars(self))  # the fields in order; `asdict` deep-copies, a tenth of scoring's effort time
         if self.kind != "contacts":
             del out["channel"]
         out["value"] = round(self.value, 2)
@@ -118,6 +118,9 @@ class EffortSummary:
     wait_minutes: float | None
     contacts: int | None
     steps: int | None
+
+
+NO_EFFORT = EffortSummary(None, None, None)
 
 
 # ---------------------------------------------------------------- language data
@@ -703,43 +706,49 @@ class EffortExtractor:
         self._number_words = {lang: {w for w, v in nlp.get_pipe("cx_effort_numbers").words.items() if v >= 2}
                               for lang, nlp in self._nlp.items()}
         self._anchor_words = {lang: _anchor_words(vocabulary) for lang, vocabulary in loaded.items()}
+        self._triggers = {lang: _Trigger(self._nlp[lang], vocabulary) for lang, vocabulary in loaded.items()}
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self._nlp)
 
     def extract(self, texts: Sequence[str], langs: Sequence[str]) -> list[list[EffortMention]]:
-        """Mentions of each text, read in its language (see the class for other readings)."""
+        """Mentions of each text, read in its language (see the class for other readings). Each distinct
+        (text, language) is read once, and only if it holds a word some pattern needs (`_triggers`)."""
         if len(texts) != len(langs):
             raise ValueError(f"{len(texts)} texts but {len(langs)} languages")
-        texts = [t or "" for t in texts]
-        out: list[list[EffortMention]] = [[] for _ in texts]
-        understood = [False] * len(texts)
+        pairs = list(zip((t or "" for t in texts), langs))
+        distinct = list(dict.fromkeys(pairs))
+        found: dict[tuple[str, str], list[EffortMention]] = {}
         for lang, nlp in self._nlp.items():
-            rows = [i for i, code in enumerate(langs) if code == lang]
-            for i, doc in zip(rows, nlp.pipe(texts[i] for i in rows)):
-                out[i], understood[i] = doc._.cx_effort, doc._.cx_effort_read
-        for i, text in enumerate(texts):
-            if not understood[i]:
-                readings = [self._nlp[other](text)._.cx_effort for other in self._other_readings(text, langs[i])]
-                out[i] = max(readings, key=len, default=[])
-        return out
+            trigger = self._triggers[lang]
+            rows = [pair for pair in distinct if pair[1] == lang and trigger(pair[0].lower())]
+            for pair, doc in zip(rows, nlp.pipe(text for text, _ in rows)):
+                if doc._.cx_effort_read:
+                    found[pair] = doc._.cx_effort
+        for text, lang in distinct:
+            if (text, lang) not in found:  # nothing read in its own language
+                readings = [self._nlp[other](text)._.cx_effort for other in self._other_readings(text, lang)]
+                found[text, lang] = max(readings, key=len, default=[])
+        return [found[pair] for pair in pairs]
 
     def _other_readings(self, text: str, lang: str) -> list[str]:
         has_digit = any(ch.isdigit() for ch in text)
         words = set(_WORD.findall(text.lower()))
         return [other for other, numbers in self._number_words.items()
-                if other != lang and (has_digit or words & numbers) and words & self._anchor_words[other]]
+                if other != lang and (has_digit or words & numbers) and words & self._anchor_words[other]
+                and self._triggers[other](text.lower())]
 
     def transform(self, texts: Sequence[str], langs: Sequence[str]) -> pd.DataFrame:
         """The `cx_*` effort columns, one row per text."""
         mentions = self.extract(texts, langs)
-        summaries = [summarise(m) for m in mentions]
+        summaries = [summarise(m) if m else NO_EFFORT for m in mentions]
         return pd.DataFrame({
             "cx_wait_minutes": pd.array([s.wait_minutes for s in summaries], dtype="Float64"),
             "cx_contacts": pd.array([s.contacts for s in summaries], dtype="Int64"),
             "cx_steps": pd.array([s.steps for s in summaries], dtype="Int64"),
-            "cx_effort_spans": [json.dumps([m.as_json() for m in ms], ensure_ascii=False) for ms in mentions],
+            "cx_effort_spans": [json.dumps([m.as_json() for m in ms], ensure_ascii=False) if ms else "[]"
+                                for ms in mentions],
         })
 
 
@@ -750,6 +759,42 @@ def _anchor_words(vocabulary: dict) -> set[str]:
              *vocabulary["person_nouns"]]
     phrases = [*vocabulary["again_words"], *vocabulary["step_phrases"], *vocabulary["vague_durations"]]
     return {w for entry in [*words, *phrases] for w in _WORD.findall(entry.lower().replace("*", ""))}
+
+
+class _Trigger:
+    """Whether a lower-cased text holds, for some pattern of one language, every word the pattern
+    needs as a token; a text that does not is not worth a spaCy pass (most comments). A token is
+    never glued to a letter, so each needed word is a whole run of letters of the text, or for a
+    wildcard entry ("formulär*") a run that starts or ends with its fixed part."""
+
+    def __init__(self, nlp: Language, vocabulary: dict) -> None:
+        entries = [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"],
+                   *vocabulary["times_single"], *vocabulary["occasion_words"], *vocabulary["contact_nouns"],
+                   *vocabulary["step_nouns"], *vocabulary["person_nouns"], *vocabulary["again_words"],
+                   *vocabulary["step_phrases"], *vocabulary["vague_durations"]]
+        self.words: set[str] = set()  # entries that need one whole word
+        self.combinations: list[tuple[frozenset[str], re.Pattern[str] | None]] = []  # the others
+        for entry in entries:
+            needed, globs = set(), []
+            for word in entry.lower().split():
+                if "*" in word:
+                    parts = word.split("*")
+                    core = max(parts, key=len)
+                    edge_before = r"(?<![^\W\d_])" if parts.index(core) == 0 else ""
+                    edge_after = r"(?![^\W\d_])" if parts.index(core) == len(parts) - 1 else ""
+                    globs.append(edge_before + re.escape(core) + edge_after)
+                else:
+                    needed.update(run for t in nlp.make_doc(word) for run in _WORD.findall(t.lower_))
+            if len(needed) == 1 and not globs:
+                self.words |= needed
+            else:
+                self.combinations.append((frozenset(needed), re.compile("(?=.*" + ")(?=.*".join(globs) + ")", re.S)
+                                          if globs else None))
+
+    def __call__(self, lowered: str) -> bool:
+        runs = set(_WORD.findall(lowered))
+        return not self.words.isdisjoint(runs) or any(
+            needed <= runs and (globs is None or globs.match(lowered)) for needed, globs in self.combinations)
 
 
 def build_pipeline(vocabulary: dict) -> Language:

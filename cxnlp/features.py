@@ -15,8 +15,9 @@ from typing import Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
+from cxnlp.bags import word_bags
 from cxnlp.persist import load_state, save_state
 
 
@@ -55,10 +56,35 @@ class TextFeatures:
         return len(self.char_.vocabulary_) + len(self.word_.vocabulary_)
 
     def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> csr_matrix:
+        """The n-grams are worked out once per distinct text; the same values as the vectorizers' own
+        `transform`, to the bit."""
         if len(texts) != embeddings.shape[0]:
             raise ValueError(f"{len(texts)} texts but {embeddings.shape[0]} embedding rows")
-        return hstack([csr_matrix(embeddings), self.char_.transform(texts), self.word_.transform(texts)],
-                      format="csr", dtype=np.float32)
+        row_of: dict[str, int] = {}
+        inverse = np.fromiter((row_of.setdefault(t, len(row_of)) for t in texts), dtype=np.int64, count=len(texts))
+        distinct = list(row_of)
+        char = TfidfTransformer(sublinear_tf=True)  # as fitted in `_vectorizers`
+        char.idf_ = self.char_.idf_
+        ngrams = hstack([char.transform(self._char_counts(distinct), copy=False), self.word_.transform(distinct)],
+                        format="csr", dtype=np.float32)[inverse]
+        return _beside(embeddings, ngrams)
+
+    def _char_counts(self, texts: Sequence[str]) -> csr_matrix:
+        """The character vectorizer's counts, summed from each distinct word's: `char_wb` n-grams never
+        cross a space, and comments share most of their words, so each word is analysed once."""
+        analyse, vocabulary = self.char_.build_analyzer(), self.char_.vocabulary_
+        text_words, words = word_bags([text.lower().split() for text in texts])  # char_wb's preprocessing and split
+        word_rows, gram_cols = [], []
+        for k, word in enumerate(words):
+            for gram in analyse(word):
+                if (j := vocabulary.get(gram)) is not None:
+                    word_rows.append(k)
+                    gram_cols.append(j)
+        word_grams = csr_matrix((np.ones(len(word_rows), np.int64), (word_rows, gram_cols)),
+                                shape=(len(words), len(vocabulary)))
+        counts = (text_words @ word_grams).astype(self.char_.dtype)
+        counts.sort_indices()
+        return counts
 
     def save(self, path: Path) -> None:
         params = {"char_ngrams": self.char_ngrams, "word_ngrams": self.word_ngrams,
@@ -77,6 +103,15 @@ class TextFeatures:
             vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocab[name])}
             vectorizer.idf_ = arrays[f"{name}_idf"]
         return model
+
+
+def _beside(dense: np.ndarray, sparse: csr_matrix) -> csr_matrix:
+    """`hstack([csr_matrix(dense), sparse])` without `csr_matrix(dense)`, which scans the block for
+    zeros and copies it twice: every entry is stored, zeros too, which changes no product."""
+    n, d = dense.shape
+    block = csr_matrix((dense.ravel(), np.tile(np.arange(d, dtype=np.int32), n), np.arange(n + 1) * d),
+                       shape=(n, d))
+    return hstack([block, sparse], format="csr", dtype=np.float32)
 
 
 def _ordered_vocabulary(vectorizer: TfidfVectorizer) -> list[str]:

@@ -6,8 +6,10 @@ frame with the `cx_*` columns added, rows and input columns untouched.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 HEADS_CONFIG = "config.json"
 OWN_EMBEDDER = "embedder"  # subdirectory of a classifier holding its own fine-tuned embedder (SetFit-style)
 ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
+MIN_ROWS_PER_WORKER = 2000  # below this, starting processes costs more than it saves
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "cx_text",
@@ -226,12 +229,15 @@ class Pipeline:
         language: LanguageDetector | None = None,
         segmenter: Segmenter | None = None,
         effort: EffortExtractor | None = None,
+        workers: int = 1,
+        read_effort: bool = True,
     ) -> None:
         self.embedder = embedder
+        self.workers = workers
         self.heads = heads
         self.language = language or LanguageDetector()
         self.segmenter = segmenter or Segmenter()
-        self.effort = effort or EffortExtractor()
+        self.effort = (effort or EffortExtractor()) if read_effort else None
         if heads.embedder_id not in (embedder.model_id, getattr(embedder, "source_id", None)):
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
         expected = heads.pillars.coef_.shape[1] - heads.features.n_ngram_features
@@ -249,7 +255,9 @@ class Pipeline:
         if (classifier / OWN_EMBEDDER).is_dir():
             # a fine-tuned (setfit) embedder has no ONNX export: it runs in torch
             settings = settings.model_copy(update={"embedder": str(classifier / OWN_EMBEDDER), "backend": "torch"})
-        return cls(load_embedder(settings), ClassifierHeads.load(classifier))
+        return cls(load_embedder(settings), ClassifierHeads.load(classifier),
+                   language=LanguageDetector(character_model=settings.language_model), workers=settings.workers,
+                   read_effort=settings.effort)
 
     def analyse(self, raw_texts: Sequence[object], progress: ProgressFn | None = None) -> Analysis:
         tracker = ProgressTracker(progress)
@@ -282,8 +290,32 @@ class Pipeline:
         return out
 
     def score(self, df: pd.DataFrame, text_col: str = "comment", progress: ProgressFn | None = None) -> pd.DataFrame:
-        """Return a copy of `df` with the `cx_*` columns added (existing ones replaced)."""
+        """Return a copy of `df` with the `cx_*` columns added (existing ones replaced).
+
+        With `workers` > 1 and enough rows, contiguous chunks are scored in forked processes that share
+        the loaded models; the rows come back in order, and each row is scored as it would be alone."""
         require_column(df, text_col, "the DataFrame")
+        chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
+        if chunks < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return self._score_chunk(df, text_col, progress)
+        global _FORKED
+        _FORKED = self
+        bounds = np.linspace(0, len(df), chunks + 1).astype(int)
+        jobs = [(df.iloc[start:end], text_col) for start, end in zip(bounds[:-1], bounds[1:])]
+        scored: list[pd.DataFrame] = []
+        gc.freeze()  # the loaded models stay out of the children's collections, which would copy their pages
+        try:
+            with multiprocessing.get_context("fork").Pool(chunks) as pool:
+                for part in pool.imap(_score_forked, jobs):
+                    scored.append(part)
+                    if progress:
+                        progress(sum(len(p) for p in scored), len(df))
+        finally:
+            gc.unfreeze()
+            _FORKED = None
+        return pd.concat(scored)
+
+    def _score_chunk(self, df: pd.DataFrame, text_col: str, progress: ProgressFn | None) -> pd.DataFrame:
         a = self.analyse(df[text_col].tolist(), progress=progress)
         prep = a.prepared
         out = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns]).copy()
@@ -299,9 +331,19 @@ class Pipeline:
         out["cx_sentiment"] = a.sentiment
         out["cx_sentiment_score"] = np.round(a.sentiment_score, 4)
         out["cx_model_version"] = self.heads.version
+        if self.effort is None:  # `effort = false`: the columns are left out, not left empty
+            return out
         effort = self.effort.transform(prep.text, prep.lang)  # reads the cleaned text in its detected language
         for column in EFFORT_COLUMNS:
             out[column] = effort[column].array
         return out
 
 
+
+
+_FORKED: Pipeline | None = None  # the pipeline a forked scoring process inherits
+
+
+def _score_forked(job: tuple[pd.DataFrame, str]) -> pd.DataFrame:
+    df, text_col = job
+    return _FORKED._score_chunk(df, text_col, None)

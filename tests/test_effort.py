@@ -160,3 +160,18 @@ def test_scored_output_carries_effort_columns(toy_pipeline):
     out = toy_pipeline.score(df, text_col="comment")
     assert out.loc[0, "cx_wait_minutes"] == 40
     assert pd.isna(out.loc[1, "cx_wait_minutes"]) and out.loc[1, "cx_effort_spans"] == "[]"
+
+
+def test_comments_skipped_without_a_spacy_pass_are_those_with_nothing_to_read():
+    """Only texts holding a word some pattern needs are read with spaCy: the rest must be exactly
+    the texts a full reading finds nothing in (glued units, wildcard nouns, phrases, repeats)."""
+    effort_set = pd.read_csv("data/labelled/effort/effort_set.csv")
+    texts = [*effort_set["text"], "Väntade 45min i kön", "Fyllde i tre formulären", "Fyra olika blanketterna",
+             "Ringde om och om igen", "Called over and over", "Fire samtaler med kundesenter", "Tre telefonsamtaler",
+             "Lovely shop and kind cashier", "Bra bemötande"]
+    langs = [*effort_set["lang"], "sv", "sv", "sv", "sv", "en", "no", "no", "en", "sv"]
+    read_everything = EffortExtractor()
+    read_everything._triggers = {lang: (lambda lowered: True) for lang in read_everything._triggers}
+    pd.testing.assert_frame_equal(extractor.transform(texts, langs), read_everything.transform(texts, langs))
+    assert not any(extractor._triggers[lang](text.lower()) for text, lang in
+                   [("Lovely shop and kind cashier", "en"), ("Bra bemötande", "sv")])

@@ -40,3 +40,40 @@ def test_fast_tier_scores_with_its_own_heads(fast_pipeline):
     assert [("time_and_effort" in p) for p in analysis.pillar_polarity[:1]] == [True]
     assert analysis.pillar_polarity[0]["time_and_effort"] == "negative"
     assert not analysis.pillar_pred[3].any()
+
+
+def test_fast_tier_settings_are_the_static_model_the_vectorised_language_model_and_one_process_per_core():
+    settings = Settings(**TIERS["fast"])
+    assert (settings.backend, settings.language_model) == ("static", "naive-bayes")
+    assert settings.workers >= 1 and settings.effort  # effort columns stay unless a user turns them off
+
+
+def test_scoring_in_forked_chunks_gives_the_rows_one_process_gives(fast_pipeline, monkeypatch):
+    import pandas as pd
+
+    import cxnlp.pipeline
+
+    texts = ["Väntade 45 minuter i telefonkön men trevlig personal", "Hyggelig betjening", "-",
+             "Hidden fees on my bill, called three times", "Fick hjälp direkt", "Appen er tungvint"] * 4
+    df = pd.DataFrame({"id": range(len(texts)), "comment": texts})
+    fast_pipeline.workers = 1
+    alone = fast_pipeline.score(df, text_col="comment")
+    monkeypatch.setattr(cxnlp.pipeline, "MIN_ROWS_PER_WORKER", 5)  # so 24 rows are worth two processes
+    fast_pipeline.workers = 2
+    seen = []
+    forked = fast_pipeline.score(df, text_col="comment", progress=lambda done, total: seen.append((done, total)))
+    pd.testing.assert_frame_equal(forked, alone)
+    assert seen[-1] == (len(df), len(df))
+
+
+def test_effort_turned_off_leaves_its_columns_out(fast_pipeline):
+    import pandas as pd
+
+    from cxnlp.effort import EFFORT_COLUMNS
+    from cxnlp.pipeline import Pipeline
+
+    without = Pipeline(fast_pipeline.embedder, fast_pipeline.heads, fast_pipeline.language, read_effort=False)
+    scored = without.score(pd.DataFrame({"comment": ["Väntade 45 minuter i kön"]}), text_col="comment")
+    assert not set(EFFORT_COLUMNS) & set(scored.columns)
+    assert scored["cx_pillars"].iloc[0] == fast_pipeline.score(
+        pd.DataFrame({"comment": ["Väntade 45 minuter i kön"]}), text_col="comment")["cx_pillars"].iloc[0]

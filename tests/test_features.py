@@ -1,0 +1,22 @@
+"""The n-gram features: worked out per distinct text and per distinct word for speed, they must be
+exactly what the fitted vectorizers give, or heads trained on one would read the other wrongly."""
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+
+from cxnlp.features import TextFeatures
+
+TRAIN = ["Väntade 45 minuter i kön", "Trevlig personal men lång kö", "Hyggelig betjening", "Lang kø på telefon",
+         "Friendly staff but long queue", "Waited 45 minutes on hold", "kö kö kö", "Trevlig  personal"]
+
+
+def test_features_equal_the_vectorizers_to_the_bit_with_repeats_blanks_and_spacing():
+    features = TextFeatures(min_df=1).fit(TRAIN)
+    texts = [*TRAIN, "", "  Trevlig\tpersonal  ", "Väntade 45 minuter i kön", "okända ord", TRAIN[0]]
+    embeddings = np.random.default_rng(0).standard_normal((len(texts), 4)).astype(np.float32)
+    embeddings[8] = 0.0
+    expected = hstack([csr_matrix(embeddings), features.char_.transform(texts), features.word_.transform(texts)],
+                      format="csr", dtype=np.float32)
+    got = features.transform(texts, embeddings)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got.toarray(), expected.toarray())
