@@ -303,3 +303,20 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_store(tmp_path, request
         store.close()
     assert list(runs["status"]) == ["interrupted", "ok"]
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["counts"]["rows_new"] < 66
+
+
+def test_config_mistakes_name_the_file_and_the_setting(tmp_path):
+    from cxnlp.errors import InputFileError
+
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + '\n[[batch.sources]]\nname = "csat"\nrating_kind = "mean"\ncomments = { why = "c" }\n',
+                      encoding="utf-8")
+    with pytest.raises(InputFileError, match="cxnlp.toml.*rating_kind"):
+        load_batch_config(config)
+    config.write_text(text.replace('comments = { why = "comment" }', ""), encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"batch\.sources\.0\.comments"):
+        load_batch_config(config)
+    config.write_text("[cxnlp]\nbackend = 'onnx-int8'\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"no \[batch\] table"):
+        load_batch_config(config)

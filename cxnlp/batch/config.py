@@ -65,10 +65,13 @@ class BatchConfig(BaseModel):
     sources: list[SourceMapping] = Field(description="One mapping per kind of export.")
 
     @model_validator(mode="after")
-    def _unique_source_names(self) -> "BatchConfig":
+    def _one_store_one_metric(self) -> "BatchConfig":
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
             raise ValueError(f"source names must be unique, got {names}")
+        kinds = {s.rating_kind for s in self.sources}
+        if len(kinds) > 1:  # one report cannot average NPS answers with, say, 1-5 CSAT ratings
+            raise ValueError(f"all sources must share one rating_kind, got {sorted(kinds)}; use one config per metric")
         return self
 
     def mapping_for(self, path: Path) -> SourceMapping | None:
