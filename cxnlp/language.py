@@ -146,12 +146,12 @@ class LanguageDetector:
     seed: langdetect's random seed, fixed so the same text always gets the same answer.
     min_confidence: blended probability under which the answer is `und`.
     short_words: comments with fewer words than this lean on the word table.
-    character_model: `langdetect` (sampling, per text) or `naive-bayes` (the same profiles, every
-        n-gram, vectorised over a batch: the fast tier's).
+    character_model: `naive-bayes` (langdetect's profiles, every n-gram, vectorised over a batch:
+        the default, as accurate on our data and about 30 times faster) or `langdetect` (sampling, per text).
     """
 
     def __init__(self, seed: int = 0, min_confidence: float = 0.3, short_words: int = 5,
-                 character_model: Literal["langdetect", "naive-bayes"] = "langdetect") -> None:
+                 character_model: Literal["langdetect", "naive-bayes"] = "naive-bayes") -> None:
         if character_model not in CHARACTER_MODELS:
             raise ValueError(f"character_model must be one of {', '.join(CHARACTER_MODELS)}, not {character_model!r}")
         self.seed = seed
