@@ -165,3 +165,30 @@ def test_a_model_the_workers_cannot_read_fails_before_any_chunk(dask_engine, set
     with pytest.raises(ModelNotFoundError, match="no-such-classifier"):
         make_engine("dask", missing)  # no scheduler: starts its own local cluster, and stops it again
     assert len(next(dask_engine.score_stream(night_chunks()[:1]))) == CHUNK_SIZES[0]  # other clusters unharmed
+
+
+def test_a_night_on_the_cluster_stores_exactly_what_the_local_engine_stores(dask_engine, settings, tmp_path):
+    """The whole `cxnlp batch` path: two exports, a repeat and a correction, chunks split into
+    partitions the two workers score in parallel; every stored table equal to the local run's."""
+    from test_batch import STORED_TABLES, export_rows, run, stored, write_config, write_export
+
+    from cxnlp.batch.engines import make_engine
+
+    rows = export_rows(1200, seed=5)
+    corrected = [dict(r, nps="0" if r["nps"] != "0" else "1") for r in rows[:5]]
+    stores = {}
+    for name in ("local", "dask"):
+        write_export(tmp_path / name / "exports" / "night1.csv", rows)
+        write_export(tmp_path / name / "exports" / "night2.csv", corrected + export_rows(40, first_id=5000, seed=6))
+        config = write_config(tmp_path / name, chunk_rows=1000)
+        if name == "local":
+            with make_engine("local", settings) as local:
+                run(config, local, publish_outputs=False)
+        else:
+            run(config, dask_engine, publish_outputs=False)
+        stores[name] = stored(config)
+    for table in STORED_TABLES:
+        pd.testing.assert_frame_equal(stores["dask"][table].drop(columns=["path"], errors="ignore"),
+                                      stores["local"][table].drop(columns=["path"], errors="ignore"),
+                                      check_exact=True, obj=table)
+    assert len(stores["local"]["response_history"]) == 5
