@@ -320,3 +320,17 @@ def test_config_mistakes_name_the_file_and_the_setting(tmp_path):
     config.write_text("[cxnlp]\nbackend = 'onnx-int8'\n", encoding="utf-8")
     with pytest.raises(InputFileError, match=r"no \[batch\] table"):
         load_batch_config(config)
+
+
+def test_a_refused_file_is_read_once_its_mapping_is_fixed(tmp_path, engine):
+    write_export(tmp_path / "exports" / "night.csv", export_rows(4))
+    pd.DataFrame(export_rows(3, first_id=70)).to_csv(tmp_path / "exports" / "extra.tsv", sep="\t", index=False)
+    config = write_config(tmp_path)
+    first = run(config, engine, publish_outputs=False)
+    assert (first.counts["files_rejected"], first.counts["rows_new"], first.exit_code) == (1, 4, REJECTED_EXIT)
+    assert run(config, engine, publish_outputs=False).exit_code == 0  # the same refusal is not news
+    config.write_text(config.read_text(encoding="utf-8").replace('match = "*.csv"', 'match = "*.?sv"'), encoding="utf-8")
+    fixed = run(config, engine, publish_outputs=False)
+    assert (fixed.counts["rows_new"], fixed.counts["files_rejected"], fixed.exit_code) == (3, 0, 0)
+    assert dict(stored(config)["files"][["path", "status"]].itertuples(index=False)) == {
+        str(tmp_path / "exports" / "night.csv"): "done", str(tmp_path / "exports" / "extra.tsv"): "done"}

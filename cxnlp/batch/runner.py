@@ -122,14 +122,13 @@ class BatchRunner:
             names.append(path.name)
             sha = _file_sha(path)
             state = store.file_state(sha)
-            if state and state[0] in ("done", "rejected"):
-                with store.transaction():
-                    store.add_to_run(run_id, files_skipped=1)
-                self.status(f"{path.name}: seen before ({state[0]}), skipped")
+            if state and state[0] == "done":
+                self._skip(store, run_id, f"{path.name}: read before, skipped")
                 continue
             mapping = self.config.mapping_for(path)
             if mapping is None:
-                self._reject_file(store, run_id, path, sha, "", "no [[batch.sources]] entry's `match` fits this file name")
+                self._reject_file(store, run_id, path, sha, "", "no [[batch.sources]] entry's `match` fits this file name",
+                                  state)
                 continue
             if state is None:
                 store.begin_file(sha, str(path), mapping.name, run_id)
@@ -143,7 +142,7 @@ class BatchRunner:
                         self._write_chunk(store, run_id, path, sha, mapping.name, chunk, rows_done)
                         self.status(f"{path.name}: rows up to {chunk.last_row} committed")
             except InputFileError as err:
-                self._reject_file(store, run_id, path, sha, mapping.name, str(err))
+                self._reject_file(store, run_id, path, sha, mapping.name, str(err), state)
                 continue
             store.finish_file(sha, run_id)
         return names
@@ -168,8 +167,20 @@ class BatchRunner:
         parts = [comments.iloc[i:i + PARTITION_ROWS] for i in range(0, len(comments), PARTITION_ROWS)]
         return pd.concat(list(self.engine.score_stream(parts, text_col="text")), ignore_index=True)
 
-    def _reject_file(self, store: Store, run_id: int, path: Path, sha: str, source: str, reason: str) -> None:
-        """Refuse a whole file: copy it to quarantine (the original stays where the scheduler put it)."""
+    def _skip(self, store: Store, run_id: int, message: str) -> None:
+        with store.transaction():
+            store.add_to_run(run_id, files_skipped=1)
+        self.status(message)
+
+    def _reject_file(self, store: Store, run_id: int, path: Path, sha: str, source: str, reason: str,
+                     state: tuple | None) -> None:
+        """Refuse a whole file: copy it to quarantine (the original stays where the scheduler put it).
+
+        A refused file is tried again every night, since a fixed mapping may make it readable;
+        refused again for the same reason it is not news (no second alert, no second copy)."""
+        if state and state[0] == "rejected" and state[2] == reason:
+            self._skip(store, run_id, f"{path.name}: still refused: {reason}")
+            return
         quarantine = Path(self.config.quarantine or Path(self.config.output) / "quarantine")
         quarantine.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, quarantine / f"{sha[:12]}-{path.name}")

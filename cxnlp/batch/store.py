@@ -159,10 +159,11 @@ class Store:
         return json.loads(rows[0][0]) if rows else None
 
     # --- files ---------------------------------------------------------------------------------
-    def file_state(self, file_sha: str) -> tuple[str, int] | None:
-        """(status, rows committed) of a file seen before, by content: a renamed copy is the same file."""
-        rows = self.execute("SELECT status, rows_done FROM files WHERE file_sha = ?", (file_sha,))
-        return (rows[0][0], int(rows[0][1])) if rows else None
+    def file_state(self, file_sha: str) -> tuple[str, int, str | None] | None:
+        """(status, rows committed, reason refused) of a file seen before, by content: a renamed
+        copy is the same file."""
+        rows = self.execute("SELECT status, rows_done, reason FROM files WHERE file_sha = ?", (file_sha,))
+        return (rows[0][0], int(rows[0][1]), rows[0][2]) if rows else None
 
     def begin_file(self, file_sha: str, path: str, source: str, run_id: int) -> None:
         with self.transaction():
