@@ -441,12 +441,19 @@ def find_breakdowns(m: ScoredComments, segments: dict[str, pd.Series], cells: pd
 
 
 def representative_quotes(texts: Sequence[str], embedder: Embedder, k: int = 4,
-                          exclude: frozenset[str] = frozenset()) -> list[str]:
+                          exclude: frozenset[str] = frozenset(), max_candidates: int = 300, seed: int = 0) -> list[str]:
     """The k distinct texts closest to the centroid of all of them in embedding space,
-    skipping those in `exclude` (quoted already for a higher-ranked finding)."""
+    skipping those in `exclude` (quoted already for a higher-ranked finding).
+
+    A finding with more than `max_candidates` distinct texts is judged on a seeded sample of
+    them: its centroid is the whole's within sampling error, and a window of a million
+    responses does not embed them all again to pick four quotes."""
     unique = list(dict.fromkeys(t for t in texts if t.strip()))
     if not unique:
         return []
+    if len(unique) > max_candidates:
+        picked = np.random.default_rng(seed).choice(len(unique), max_candidates, replace=False)
+        unique = [unique[i] for i in np.sort(picked)]
     vectors = embedder.encode(unique)
     closeness = vectors @ vectors.mean(axis=0)
     order = np.argsort(-closeness, kind="stable")
@@ -596,7 +603,8 @@ def build_insights(df: pd.DataFrame, options: InsightOptions, embedder: Embedder
         texts = m.frame["cx_text"].fillna("").astype(str).to_numpy()
         quoted: set[str] = set()
         for f in findings:
-            f.quotes = representative_quotes(list(texts[f.rows]), embedder, options.n_quotes, frozenset(quoted))
+            f.quotes = representative_quotes(list(texts[f.rows]), embedder, options.n_quotes, frozenset(quoted),
+                                             seed=options.seed)
             quoted.update(f.quotes)
     langs = m.frame["cx_lang"].astype(str).value_counts().to_dict() if "cx_lang" in df.columns else {}
     coverage = {

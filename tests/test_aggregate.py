@@ -144,3 +144,22 @@ def test_effort_section_measures_and_three_step_rule():
 def test_frame_without_effort_columns_has_no_effort_section():
     frame = scored_frame().drop(columns=["cx_wait_minutes", "cx_contacts", "cx_steps"])
     assert build_insights(frame, InsightOptions(n_boot=100)).effort is None
+
+
+def test_quotes_of_a_large_finding_are_picked_from_a_bounded_sample():
+    from conftest import HashingEmbedder
+
+    from cxnlp.aggregate import representative_quotes
+
+    class Counting(HashingEmbedder):
+        embedded = 0
+
+        def encode(self, texts, progress=None):
+            Counting.embedded += len(texts)
+            return super().encode(texts, progress)
+
+    texts = [f"waited {i} minutes in the queue" for i in range(2000)] + ["the app froze"] * 50
+    quotes = representative_quotes(texts, Counting(), k=4, max_candidates=300)
+    assert Counting.embedded == 300
+    assert len(quotes) == 4 and all(q in texts for q in quotes)
+    assert quotes == representative_quotes(texts, Counting(), k=4, max_candidates=300)  # seeded
