@@ -24,6 +24,7 @@ from cxnlp.pillars import PILLARS
 from cxnlp.sentiment import POLARITIES
 from cxnlp.stats import (
     benjamini_hochberg,
+    bootstrap_percentiles,
     bootstrap_sums,
     percentile_interval,
     proportion_worse_p,
@@ -485,8 +486,7 @@ def effort_measures(effort: pd.DataFrame, rows: np.ndarray, n_boot: int = 1000, 
     out: dict[str, tuple[float, float, float, int]] = {}
     for name, q in (("median_wait_minutes", 50), ("p90_wait_minutes", 90)):
         if waits.size:
-            resampled = np.random.default_rng(seed).choice(waits, size=(n_boot, waits.size))
-            lo, hi = percentile_interval(np.percentile(resampled, q, axis=1))
+            lo, hi = percentile_interval(bootstrap_percentiles(waits, q, n_boot, seed))
             out[name] = (float(np.percentile(waits, q)), float(lo), float(hi), int(waits.size))
         else:
             out[name] = (np.nan, np.nan, np.nan, 0)

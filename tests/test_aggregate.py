@@ -163,3 +163,14 @@ def test_quotes_of_a_large_finding_are_picked_from_a_bounded_sample():
     assert Counting.embedded == 300
     assert len(quotes) == 4 and all(q in texts for q in quotes)
     assert quotes == representative_quotes(texts, Counting(), k=4, max_candidates=300)  # seeded
+
+
+def test_bootstrap_percentiles_equal_percentiles_of_the_resampled_values():
+    from cxnlp.stats import bootstrap_percentiles
+
+    values = np.random.default_rng(1).random(40).round(1)
+    distinct, counts = np.unique(values, return_counts=True)
+    resamples = np.random.default_rng(7).multinomial(values.size, counts / values.size, size=25)
+    for q in (50, 90):
+        expected = [np.percentile(np.repeat(distinct, w), q) for w in resamples]
+        np.testing.assert_allclose(bootstrap_percentiles(values, q, 25, seed=7), expected)

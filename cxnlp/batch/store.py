@@ -26,6 +26,7 @@ from cxnlp.pipeline import OUTPUT_COLUMNS
 
 SCHEMA_VERSION = 1
 LOCK_ID = 7_412_019  # PostgreSQL advisory-lock key of `cxnlp batch`
+DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB caches up to 80 % of RAM by default; the batch's budget is 2 GB in all
 
 TEXT, FLOAT, INT, BOOL, TIME = "TEXT", "DOUBLE PRECISION", "BIGINT", "BOOLEAN", "TIMESTAMP"
 
@@ -317,7 +318,7 @@ class DuckDBStore(Store):
         self._lock_file = None
         self._acquire_file_lock()  # a second writer would fail on DuckDB's own file lock with a worse message
         try:
-            self.con = duckdb.connect(str(self.path))
+            self.con = duckdb.connect(str(self.path), config={"memory_limit": DUCKDB_MEMORY_LIMIT})
         except Exception:
             self._release_file_lock()
             raise
