@@ -105,7 +105,7 @@ def response_frame(rows: pd.DataFrame, segments: list[str]) -> pd.DataFrame:
     Merging: texts joined; a pillar's sentiment comes from the comment most sure of that pillar;
     pillars are the union; effort figures take the largest reported; noise only if all are noise.
     """
-    rows = expand_segments(rows, segments)
+    rows = expand_segments(rows, segments).sort_values(["response_key", "question"], kind="stable", na_position="first")
     rows["cx_text"] = rows["cx_text"].fillna("")
     rows["cx_noise"] = rows["cx_noise"].fillna(False).astype(bool)
     for p in PILLARS:
@@ -113,11 +113,10 @@ def response_frame(rows: pd.DataFrame, segments: list[str]) -> pd.DataFrame:
     counts = rows.groupby("response_key", sort=False)["response_key"].transform("size")
     single = rows[counts == 1]
     multi = rows[counts > 1]
-    if multi.empty:
-        return single.reset_index(drop=True)
-    merged = [_merge_comments(group) for _, group in multi.groupby("response_key", sort=False)]
-    return pd.concat([single, pd.DataFrame(merged)], ignore_index=True).sort_values(
-        [DATE_COLUMN, "response_key"], kind="stable").reset_index(drop=True)
+    if len(multi):
+        merged = [_merge_comments(group) for _, group in multi.groupby("response_key", sort=False)]
+        single = pd.concat([single, pd.DataFrame(merged)], ignore_index=True)
+    return single.sort_values([DATE_COLUMN, "response_key"], kind="stable").reset_index(drop=True)
 
 
 def _merge_comments(group: pd.DataFrame) -> dict:

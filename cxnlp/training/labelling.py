@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cxnlp.embed import Embedder
+from cxnlp.language import UNDETERMINED
 from cxnlp.pillars import PILLARS
 from cxnlp.sentiment import OVERALL
 from cxnlp.training.data import LabelledSet, format_pillars
@@ -83,8 +84,10 @@ def suggest(pipeline: "Pipeline", texts: Sequence[object], n: int = 200, label_c
     uncertainty = pillar_uncertainty(analysis.pillar_proba, pipeline.heads.pillars.thresholds_) * rarity_weights(label_counts)
     score = uncertainty.max(axis=1)
     first = pd.Series(prep.text).duplicated()
-    candidates = np.flatnonzero(~prep.noise & ~first.to_numpy() & (pd.Series(prep.text).str.strip() != ""))
     langs = np.array(prep.lang)
+    # A comment in no language we could decide cannot become a labelled row (it needs sv, no or en).
+    candidates = np.flatnonzero(~prep.noise & ~first.to_numpy() & (pd.Series(prep.text).str.strip() != "")
+                                & (langs != UNDETERMINED))
     quotas = _quotas({lang: int((langs[candidates] == lang).sum()) for lang in set(langs[candidates])}, n)
     chosen: list[int] = []
     for lang, k in quotas.items():
