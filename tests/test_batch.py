@@ -24,7 +24,7 @@ from cxnlp.batch.runner import REJECTED_EXIT, BatchRunner
 from cxnlp.batch.store import StoreLockedError, open_store
 from cxnlp.config import Settings
 
-from conftest import CLASSIFIER_DIR, EMBEDDER_DIR, ROOT
+from conftest import CLASSIFIER_DIR, EMBEDDER_DIR
 
 COMMENTS = [
     "Väntade 45 minuter i telefonkön innan någon svarade.",
@@ -334,3 +334,14 @@ def test_a_refused_file_is_read_once_its_mapping_is_fixed(tmp_path, engine):
     assert (fixed.counts["rows_new"], fixed.counts["files_rejected"], fixed.exit_code) == (3, 0, 0)
     assert dict(stored(config)["files"][["path", "status"]].itertuples(index=False)) == {
         str(tmp_path / "exports" / "night.csv"): "done", str(tmp_path / "exports" / "extra.tsv"): "done"}
+
+
+def test_a_window_larger_than_the_report_budget_is_reported_from_a_stable_sample(tmp_path, engine):
+    write_export(tmp_path / "exports" / "night.csv", export_rows(2500, seed=3))
+    config = write_config(tmp_path, chunk_rows=2500, extra="report_max_responses = 1000\n")
+    result = run(config, engine)
+    coverage = json.loads((Path(result.report).parent / "summary.json").read_text())["coverage"]
+    assert coverage["sampled_from"] == 2500 and 800 < coverage["rows"] < 1200  # a hash-based share of 40%
+    assert "drawn at random" in Path(result.report).read_text(encoding="utf-8")
+    again = run(config, engine)
+    assert json.loads((Path(again.report).parent / "summary.json").read_text())["coverage"]["rows"] == coverage["rows"]

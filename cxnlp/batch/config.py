@@ -58,6 +58,10 @@ class BatchConfig(BaseModel):
     output: str = Field("batch-output", description="Folder for the report, the snapshot and run summaries.")
     quarantine: str | None = Field(None, description="Folder for copies of rejected files (default: <output>/quarantine).")
     window_days: int | None = Field(90, ge=1, description="Days of responses the report covers, ending at the newest.")
+    report_max_responses: int = Field(
+        300_000, ge=1000,
+        description="A window holding more responses is reported from a seeded random sample of this many "
+        "(the page says so), which keeps a run within its memory budget; intervals widen accordingly.")
     chunk_rows: int = Field(2000, ge=1, description="Rows scored and committed per transaction.")
     max_comment_chars: int = Field(10_000, ge=1, description="Longer comments are rejected, not truncated.")
     report_lang: Literal["en", "sv", "no"] = Field("en", description="Language of the report's text.")

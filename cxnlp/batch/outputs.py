@@ -45,14 +45,15 @@ def publish(store: Store, runner: "BatchRunner", result: "RunResult") -> None:
     newest = store.newest_submission()
     if newest is not None:
         since = newest - timedelta(days=config.window_days) if config.window_days else None
-        rows = pd.concat(list(store.scored_comments(since, fields=REPORT_FIELDS)), ignore_index=True)
+        rows = window_rows(store, since, config.report_max_responses)
         frame = response_frame(rows, segments)
-        _write_report(store, runner, result, frame, segments, output / "report" / "report.html")
+        _write_report(store, runner, result, frame, segments, output / "report" / "report.html",
+                      sampled_from=rows.attrs["sampled_from"])
     atomic_write_text(output / "runs" / f"run-{result.run_id}.json", result.line() + "\n")
 
 
 def _write_report(store: Store, runner: "BatchRunner", result: "RunResult", frame: pd.DataFrame,
-                  segments: list[str], html: Path) -> None:
+                  segments: list[str], html: Path, sampled_from: int | None = None) -> None:
     from cxnlp.report import ReportWriter
 
     config = runner.config
@@ -62,12 +63,35 @@ def _write_report(store: Store, runner: "BatchRunner", result: "RunResult", fram
         period=config.period, segment_cols=tuple(segments), targets=targets,
     )
     insights = build_insights(frame, options, runner.quote_embedder(), source=config.store)
+    insights.coverage["sampled_from"] = sampled_from
     result.digest = {"run_id": result.run_id, **insights.digest()}
+    if sampled_from:
+        result.digest["rows"] = sampled_from  # "responses in the window" counts them all
     previous = store.previous_summary(result.run_id)
     changes = changes_since(previous, result.digest) if previous else None
     ReportWriter(config.report_lang, source=Path(config.inputs).name).write(insights, html, changes=changes)
     result.report = str(html)
     result.targets_missed = alert_lines(insights.targets) if insights.targets is not None else []
+
+
+def window_rows(store: Store, since, max_responses: int) -> pd.DataFrame:
+    """The report's rows; a window of more than `max_responses` responses is sampled by a hash of
+    the response key, so the sample is seeded, stable from run to run, and streamed in chunks."""
+    total = store.count_responses(since)
+    keep = min(1.0, max_responses / total) if total else 1.0
+    parts = []
+    for rows in store.scored_comments(since, fields=REPORT_FIELDS):
+        if keep < 1.0:
+            rows = rows[_key_fraction(rows["response_key"]) < keep]
+        parts.append(rows)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["sampled_from"] = total if keep < 1.0 else None
+    return out
+
+
+def _key_fraction(keys: pd.Series) -> np.ndarray:
+    """A stable number in [0, 1) per response key (the same on every machine and run)."""
+    return pd.util.hash_pandas_object(keys, index=False).to_numpy() / 2.0**64
 
 
 def write_snapshot(store: Store, path: Path, segments: list[str]) -> Path:

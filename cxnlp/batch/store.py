@@ -26,7 +26,7 @@ from cxnlp.pipeline import OUTPUT_COLUMNS
 
 SCHEMA_VERSION = 1
 LOCK_ID = 7_412_019  # PostgreSQL advisory-lock key of `cxnlp batch`
-DUCKDB_MEMORY_LIMIT = "512MB"  # DuckDB caches up to 80 % of RAM by default; the batch's budget is 2 GB in all
+DUCKDB_MEMORY_LIMIT = "256MB"  # DuckDB caches up to 80 % of RAM by default; the batch's budget is 2 GB in all
 
 TEXT, FLOAT, INT, BOOL, TIME = "TEXT", "DOUBLE PRECISION", "BIGINT", "BOOLEAN", "TIMESTAMP"
 
@@ -270,6 +270,10 @@ class Store:
             "SELECT cx_model_version, COUNT(*) FROM comments GROUP BY cx_model_version ORDER BY 1")}
 
     # --- reading back --------------------------------------------------------------------------
+    def count_responses(self, since: datetime | None = None) -> int:
+        where, params = ("WHERE submitted_at >= ?", (since,)) if since is not None else ("", ())
+        return int(self.execute(f"SELECT COUNT(*) FROM responses {where}", params)[0][0])
+
     def newest_submission(self) -> datetime | None:
         value = self.execute("SELECT MAX(submitted_at) FROM responses")[0][0]
         return pd.Timestamp(value).to_pydatetime() if value is not None else None
