@@ -76,7 +76,10 @@ class BatchRunner:
         self.engine = engine
         self.config_path = config_path
         self.status = status or (lambda message: None)
-        self.model_version = engine.model_version
+
+    @property
+    def model_version(self) -> str:
+        return self.engine.model_version
 
     def run(self, rescore: bool = False, publish_outputs: bool = True) -> RunResult:
         started = time.monotonic()
@@ -109,12 +112,11 @@ class BatchRunner:
     def exports(self) -> list[Path]:
         """The export files of tonight, in name order (later names win when a response repeats)."""
         inputs = Path(self.config.inputs)
-        paths = inputs.iterdir() if inputs.is_dir() else map(Path, glob(self.config.inputs))
-        found = sorted(p for p in paths if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES
-                       and not p.name.startswith((".", "~$")))
-        if not found and not inputs.is_dir() and not glob(self.config.inputs):
+        paths = list(inputs.iterdir()) if inputs.is_dir() else [Path(p) for p in glob(self.config.inputs)]
+        if not paths and not inputs.is_dir():
             raise InputFileError(self.config.inputs, "no such folder and no file matches this pattern.")
-        return found
+        return sorted(p for p in paths if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES
+                      and not p.name.startswith((".", "~$")))
 
     def _ingest(self, store: Store, run_id: int) -> list[str]:
         names = []
@@ -132,8 +134,6 @@ class BatchRunner:
                 continue
             if state is None:
                 store.begin_file(sha, str(path), mapping.name, run_id)
-                with store.transaction():
-                    store.add_to_run(run_id, files_new=1)
             rows_done = state[1] if state else 0
             try:
                 for chunk in read_export(path, mapping, chunk_rows=self.config.chunk_rows,

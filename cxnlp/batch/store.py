@@ -167,11 +167,13 @@ class Store:
         return (rows[0][0], int(rows[0][1]), rows[0][2]) if rows else None
 
     def begin_file(self, file_sha: str, path: str, source: str, run_id: int) -> None:
+        """Record a file never seen before, and count it as new for the run, in one transaction."""
         with self.transaction():
             self.execute(
                 "INSERT INTO files (file_sha, path, source, rows_done, status, run_id) VALUES (?, ?, ?, 0, 'partial', ?) "
                 "ON CONFLICT (file_sha) DO NOTHING", (file_sha, path, source, run_id),
             )
+            self.add_to_run(run_id, files_new=1)
 
     def reject_file(self, file_sha: str, path: str, source: str, reason: str, run_id: int) -> None:
         """A file that cannot be used at all: one rejected row (row 0) and the file marked rejected."""
