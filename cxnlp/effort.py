@@ -43,12 +43,13 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 import spacy
+from spacy.attrs import LOWER, NORM
 from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex, compile_suffix_regex, filter_spans
 
@@ -211,38 +212,146 @@ def _patterns(nlp: Language, entries: Iterable[str], prefix: Sequence[dict] = ()
 
 class _Lexicon:
     """Which cue categories each word belongs to, for the one-word entries of the vocabulary:
-    worked out once per distinct word and cached, so only multi-word entries need a matcher."""
+    worked out once per distinct word and cached by its lower-case hash, so a doc is looked up
+    without making a spaCy `Token` per word, and only multi-word entries need a matcher."""
 
     def __init__(self, nlp: Language, entries_by_category: Mapping[str, Iterable[str]]) -> None:
         self.exact: dict[str, set[str]] = {}
         self.globs: list[tuple[str, re.Pattern[str]]] = []
-        self.phrases = Matcher(nlp.vocab)
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")  # compares hashes in C
+        self.phrase_globs = _TokenPatterns(nlp)  # multi-word entries with a wildcard word
         for category, entries in entries_by_category.items():
             words, globs, phrases = _split_entries(nlp, entries)
             for word in words:
                 self.exact.setdefault(word, set()).add(category)
             if globs:
                 self.globs.append((category, re.compile(f"(?:{'|'.join(globs)})")))
-            if phrases:
-                self.phrases.add(category, phrases)
-        self._cache: dict[str, frozenset[str]] = {}
+            plain = [p for p in phrases if all(isinstance(spec["LOWER"], str) for spec in p)]
+            if plain:
+                self.phrases.add(category, [Doc(nlp.vocab, words=[spec["LOWER"] for spec in p]) for p in plain])
+            self.phrase_globs.add(category, [p for p in phrases if p not in plain])
+        self._any_glob = re.compile("|".join(f"(?:{regex.pattern})" for _, regex in self.globs)) if self.globs else None
+        self._by_key = _KeyCache(lambda key: self.categories(nlp.vocab.strings[key]))
+        self._roles: dict[frozenset[str], str | None] = {}
 
     def categories(self, word: str) -> frozenset[str]:
-        found = self._cache.get(word)
-        if found is None:
-            cats = set(self.exact.get(word, ()))
+        cats = set(self.exact.get(word, ()))
+        if self._any_glob and self._any_glob.fullmatch(word):  # one pass rules out most words
             cats.update(category for category, regex in self.globs if regex.fullmatch(word))
-            found = self._cache[word] = frozenset(cats)
-        return found
+        return frozenset(cats)
 
-    def matches(self, doc: Doc) -> Iterable[tuple[str, int, int]]:
-        """(category, start, end) of every entry found in `doc`, one-word entries first."""
-        for token in doc:
-            for category in self.categories(token.lower_):
-                yield category, token.i, token.i + 1
-        if len(self.phrases):
-            for match_id, start, end in self.phrases(doc):
-                yield doc.vocab.strings[match_id], start, end
+    def word_categories(self, lower_keys: Sequence[int]) -> list[frozenset[str]]:
+        """The categories of each token's one-word entries, from the tokens' `LOWER` hashes."""
+        return [self._by_key[key] for key in lower_keys]
+
+    def role(self, categories: frozenset[str]) -> str | None:
+        """The strongest role among one word's categories."""
+        if categories not in self._roles:
+            self._roles[categories] = min((c for c in categories if c in ROLES), key=ROLES.index, default=None)
+        return self._roles[categories]
+
+    def phrase_matches(self, doc: Doc) -> list[tuple[str, int, int]]:
+        """(category, start, end) of every multi-word entry found in `doc`."""
+        plain = [(doc.vocab.strings[key], start, end) for key, start, end in self.phrases(doc)] if len(self.phrases) else []
+        return [*plain, *(self.phrase_globs(doc) if len(self.phrase_globs) else ())]
+
+
+class _KeyCache(dict):
+    """A dict that fills itself: `cache[key]` computes and keeps `compute(key)` on a miss."""
+
+    def __init__(self, compute) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key):
+        value = self[key] = self.compute(key)
+        return value
+
+
+class _TokenPatterns:
+    """The part of spaCy's `Matcher` the effort rules use, tried only where a pattern can open.
+
+    A pattern is a list of token specs: `{"NORM": value}`, `{"LOWER": value}`, `{"LOWER": {"IN":
+    values}}` or `{"LOWER": {"REGEX": pattern}}`, each optionally `"OP": "*"`. Like the `Matcher`,
+    every (label, start, end) that matches is returned, once, whatever its length. The `Matcher`
+    makes a Python `Token` for every word of every doc and tests `IN` and `REGEX` in Python on each;
+    here a doc is its arrays of LOWER and NORM hashes, and a pattern is tried only at words that can
+    open it (numbers, for most)."""
+
+    def __init__(self, nlp: Language) -> None:
+        self.strings = nlp.vocab.strings
+        self.patterns: list[tuple[str, list[tuple[Callable[[int, int], bool], bool]]]] = []
+        self.openers: dict[int, dict[int, list[int]]] = {LOWER: {}, NORM: {}}  # attr -> hash -> patterns
+        self.open_anywhere: list[int] = []  # patterns opening with a REGEX or an optional word
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def add(self, label: str, patterns: Iterable[Sequence[dict]]) -> None:
+        for pattern in patterns:
+            index = len(self.patterns)
+            self.patterns.append((label, [self._test(spec) for spec in pattern]))
+            first = pattern[0]
+            value = first.get("LOWER", first.get("NORM"))
+            if first.get("OP") or (isinstance(value, dict) and "IN" not in value):
+                self.open_anywhere.append(index)
+            else:
+                openers = self.openers[LOWER if "LOWER" in first else NORM]
+                for word in (value["IN"] if isinstance(value, dict) else [value]):
+                    openers.setdefault(self.strings.add(word), []).append(index)
+
+    def _test(self, spec: dict) -> tuple[Callable[[int, int], bool], bool]:
+        """(test of a word's LOWER and NORM hashes, whether it may repeat or be absent) for one spec."""
+        if set(spec) - {"OP"} not in ({"LOWER"}, {"NORM"}) or spec.get("OP", "*") != "*":
+            raise ValueError(f"unsupported effort token pattern {spec}")
+        repeat = "OP" in spec
+        if "NORM" in spec:
+            norm = self.strings.add(spec["NORM"])
+            return (lambda lower, token_norm: token_norm == norm), repeat
+        value = spec["LOWER"]
+        if isinstance(value, str):
+            key = self.strings.add(value)
+            return (lambda lower, token_norm: lower == key), repeat
+        if "IN" in value:
+            keys = frozenset(self.strings.add(word) for word in value["IN"])
+            return (lambda lower, token_norm: lower in keys), repeat
+        regex, strings = re.compile(value["REGEX"]), self.strings
+        return (lambda lower, token_norm: regex.search(strings[lower]) is not None), repeat
+
+    def __call__(self, doc: Doc) -> list[tuple[str, int, int]]:
+        lowers, norms = doc.to_array(LOWER).tolist(), doc.to_array(NORM).tolist()
+        by_lower, by_norm, anywhere = self.openers[LOWER], self.openers[NORM], self.open_anywhere
+        found: dict[tuple[str, int, int], None] = {}
+        for start, (lower, norm) in enumerate(zip(lowers, norms)):
+            if not (anywhere or lower in by_lower or norm in by_norm):
+                continue
+            for index in sorted({*by_lower.get(lower, ()), *by_norm.get(norm, ()), *anywhere}):
+                label, tests = self.patterns[index]
+                for end in _ends(tests, start, lowers, norms):
+                    if end > start:
+                        found[label, start, end] = None
+        return list(found)
+
+
+def _ends(tests: Sequence[tuple[Callable[[int, int], bool], bool]], start: int, lowers: Sequence[int],
+          norms: Sequence[int]) -> list[int]:
+    """Every position where `tests`, matched from word `start` on, can end (all the states of the
+    pattern's automaton at once: no recursion, as most patterns fail at their second word)."""
+    positions = [start]
+    for test, repeat in tests:
+        reached = []
+        for i in positions:
+            if repeat:
+                reached.append(i)
+                while i < len(lowers) and test(lowers[i], norms[i]):
+                    i += 1
+                    reached.append(i)
+            elif i < len(lowers) and test(lowers[i], norms[i]):
+                reached.append(i + 1)
+        if not reached:
+            return reached
+        positions = list(dict.fromkeys(reached)) if repeat else reached
+    return positions
 
 
 def _number_forms(vocabulary: dict) -> dict[str, float]:
@@ -267,7 +376,8 @@ def make_effort_numbers(nlp: Language, name: str, vocabulary: dict) -> "EffortNu
 class EffortNumbers:
     """Marks every number with its value (`token._.cx_num`) and every ordinal
     (`token._.cx_ordinal`), merging written numbers of several tokens into one:
-    "ett par", "forty-five", "två och en halv", "1 - 2" (a range counts as its midpoint)."""
+    "ett par", "forty-five", "två och en halv", "1 - 2" (a range counts as its midpoint).
+    Each matcher runs only on docs that hold what its patterns need (a number, a word)."""
 
     def __init__(self, nlp: Language, vocabulary: dict) -> None:
         forms = _number_forms(vocabulary)
@@ -277,40 +387,46 @@ class EffortNumbers:
         self.ordinal_re = re.compile(vocabulary["ordinal_pattern"]) if vocabulary["ordinal_pattern"] else None
         self.phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.phrase_matcher.add("NUMBER", [nlp.make_doc(phrase) for phrase in self.phrases])
-        self.half_matcher = Matcher(nlp.vocab)
-        for suffix in vocabulary["half_suffixes"]:
-            self.half_matcher.add("HALF", [[NUM, *_token_specs(nlp, suffix)]])
-        self.range_matcher = Matcher(nlp.vocab)
+        self.half_matcher = _TokenPatterns(nlp)
+        self.half_matcher.add("HALF", [[NUM, *_token_specs(nlp, suffix)] for suffix in vocabulary["half_suffixes"]])
+        self.range_matcher = _TokenPatterns(nlp)
         if vocabulary["range_connectors"]:
             self.range_matcher.add("RANGE", [[NUM, {"LOWER": {"IN": vocabulary["range_connectors"]}}, NUM]])
-        self._values: dict[str, float | None] = {}
+        self._readings = _KeyCache(lambda key: self.reading(nlp.vocab.strings[key]))
 
     def __call__(self, doc: Doc) -> Doc:
-        for token in doc:
-            value, ordinal = self.cached_value(token.lower_), self.ordinal(token.lower_)
+        numbers = 0
+        for i, (value, ordinal) in enumerate(self._readings[key] for key in doc.to_array(LOWER).tolist()):
             if value is not None:
+                token = doc[i]
                 token._.cx_num, token.norm_ = value, NUMBER_NORM
+                numbers += 1
             elif ordinal is not None:
+                token = doc[i]
                 token._.cx_ordinal, token.norm_ = ordinal, ORDINAL_NORM
-        self._merge(doc, self.half_matcher, lambda span: span[0]._.cx_num + 0.5)
-        self._merge(doc, self.phrase_matcher, lambda span: self.phrases[" ".join(t.lower_ for t in span)])
-        self._merge(doc, self.range_matcher, lambda span: (span[0]._.cx_num + span[-1]._.cx_num) / 2)
+        if numbers:
+            self._merge(doc, [doc[s:e] for _, s, e in self.half_matcher(doc)], lambda span: span[0]._.cx_num + 0.5)
+        self._merge(doc, self.phrase_matcher(doc, as_spans=True),
+                    lambda span: self.phrases[" ".join(t.lower_ for t in span)])
+        if len(self.range_matcher):
+            self._merge(doc, [doc[s:e] for _, s, e in self.range_matcher(doc)],
+                        lambda span: (span[0]._.cx_num + span[-1]._.cx_num) / 2)
         return doc
 
     @staticmethod
-    def _merge(doc: Doc, matcher: Matcher | PhraseMatcher, value_of) -> None:
-        if not len(matcher):
+    def _merge(doc: Doc, matches: Sequence[Span], value_of) -> None:
+        """Merge each (longest, non-overlapping) match into one number token."""
+        spans = filter_spans(matches)
+        if not spans:
             return
-        spans = filter_spans(matcher(doc, as_spans=True))
         values = [value_of(span) for span in spans]
         with doc.retokenize() as retokenizer:
             for span, value in zip(spans, values):
                 retokenizer.merge(span, attrs={"NORM": NUMBER_NORM, "_": {"cx_num": value}})
 
-    def cached_value(self, text: str) -> float | None:
-        if text not in self._values:
-            self._values[text] = self.value(text)
-        return self._values[text]
+    def reading(self, text: str) -> tuple[float | None, int | None]:
+        """(its value if a number, its value if an ordinal) of one lower-cased word."""
+        return self.value(text), self.ordinal(text)
 
     def value(self, text: str) -> float | None:
         if text in self.words:
@@ -338,6 +454,10 @@ def make_effort_mentions(nlp: Language, name: str, vocabulary: dict) -> "EffortM
     return EffortMentions(nlp, vocabulary)
 
 
+PHRASE_TABLES = {"VAGUE_WAIT": "vague_durations", "AGAIN": "again_words", "STEP_PHRASE": "step_phrases",
+                 "TIMES_SINGLE": "times_single"}  # matcher label -> the vocabulary table of its phrases
+
+
 @dataclass
 class _Candidate:
     label: str
@@ -356,13 +476,12 @@ class EffortMentions:
         self.half_suffixes = [" ".join(t.lower_ for t in nlp.make_doc(s)) for s in vocabulary["half_suffixes"]]
         unit_mods = {"LOWER": {"IN": vocabulary["unit_modifiers"]}, "OP": "*"}
         count_mods = {"LOWER": {"IN": vocabulary["count_modifiers"]}, "OP": "*"}
-        self.matcher = Matcher(nlp.vocab)
+        self.matcher = _TokenPatterns(nlp)
         self.matcher.add("WAIT", [[NUM, unit_mods, {"LOWER": {"IN": list(self.units)}}]])
         if self.genitive_units:
             self.matcher.add("WAIT_GENITIVE", [[NUM, unit_mods, {"LOWER": {"IN": list(self.genitive_units)}}]])
         self.phrase_values: dict[str, dict[str, float]] = {}
-        for label, table in (("VAGUE_WAIT", "vague_durations"), ("AGAIN", "again_words"),
-                             ("STEP_PHRASE", "step_phrases"), ("TIMES_SINGLE", "times_single")):
+        for label, table in PHRASE_TABLES.items():
             self.phrase_values[label] = {}
             for phrase, value in vocabulary[table].items():
                 self.matcher.add(label, [_token_specs(nlp, phrase)])
@@ -380,8 +499,11 @@ class EffortMentions:
     # ------------------------------------------------------------ matching
 
     def __call__(self, doc: Doc) -> Doc:
-        ctx = _Context(doc, self.lexicon)
-        candidates = [self._candidate(doc.vocab.strings[m], doc[s:e]) for m, s, e in self.matcher(doc)]
+        candidates = [self._candidate(label, doc[s:e]) for label, s, e in self.matcher(doc)]
+        doc._.cx_effort, doc._.cx_effort_read = [], bool(candidates)
+        if not candidates:
+            return doc
+        ctx = _Context(doc, self.lexicon, doc.to_array(LOWER).tolist())
         # overlapping readings: the longest wins ("om och om igen" over "igen"), one per span
         longest = {(s.start, s.end) for s in filter_spans([c.span for c in candidates])}
         candidates = list({(c.span.start, c.span.end): c for c in candidates
@@ -392,7 +514,6 @@ class EffortMentions:
             if mention:
                 mentions.append(mention)
         doc._.cx_effort = mentions
-        doc._.cx_effort_read = bool(candidates)
         return doc
 
     def _candidate(self, label: str, span: Span) -> _Candidate:
@@ -425,10 +546,14 @@ class EffortMentions:
 
     def _add_trailing_half(self, cand: _Candidate) -> _Candidate:
         doc, end = cand.span.doc, cand.span.end
+        following: list[list[str]] = []  # the words of each token after the span, read as needed
         for suffix in self.half_suffixes:
-            words = suffix.split()
-            for width in range(1, len(words) + 1):  # "en halv" may already be one number token
-                if doc[end : end + width].text.lower().split() == words:
+            words, seen = suffix.split(), []
+            for width in range(1, min(len(words), len(doc) - end) + 1):  # "en halv" may already be one number token
+                if len(following) < width:
+                    following.append(doc[end + width - 1].lower_.split())
+                seen += following[width - 1]
+                if seen == words:
                     return _Candidate(cand.label, doc[cand.span.start : end + width], cand.value + 0.5 * cand.unit,
                                       cand.unit)
         return cand
@@ -554,30 +679,28 @@ def _breaks(token: Token) -> bool:
 class _Context:
     """What the cue words say around each token of one doc, and the clause each token is in."""
 
-    def __init__(self, doc: Doc, lexicon: _Lexicon) -> None:
+    def __init__(self, doc: Doc, lexicon: _Lexicon, lower_keys: Sequence[int]) -> None:
         self.doc = doc
-        self.cues: list[set[str]] = [set() for _ in doc]
-        self.cue_starts: dict[str, set[int]] = {}
-        role_width: dict[int, tuple[int, int]] = {}  # token -> (match width, -priority) of its role
-        self.roles: dict[int, str] = {}
-        for category, s, e in lexicon.matches(doc):
-            self.cue_starts.setdefault(category, set()).add(s)
+        self.words = lexicon.word_categories(lower_keys)  # one-word entries: a shared frozenset per word
+        self.cues: list[frozenset[str]] = list(self.words)  # and multi-word entries over their tokens
+        self.roles: dict[int, str] = {i: role for i, cats in enumerate(self.words) if cats and (role := lexicon.role(cats))}
+        self.phrase_starts: set[tuple[str, int]] = set()
+        rank = {i: (1, -ROLES.index(role)) for i, role in self.roles.items()}  # a longer entry's role wins
+        for category, s, e in lexicon.phrase_matches(doc):
+            self.phrase_starts.add((category, s))
             for i in range(s, e):
-                self.cues[i].add(category)
-                if category in ROLES:
-                    rank = (e - s, -ROLES.index(category))
-                    if rank > role_width.get(i, (0, -99)):
-                        role_width[i], self.roles[i] = rank, category
-        self.clause: list[range] = [range(0)] * len(doc)  # token -> the tokens of its clause
+                self.cues[i] = self.cues[i] | {category}
+                if category in ROLES and (e - s, -ROLES.index(category)) > rank.get(i, (0, -99)):
+                    rank[i], self.roles[i] = (e - s, -ROLES.index(category)), category
+        self.clause: list[range] = []  # token -> the tokens of its clause
         for sent in doc.sents:
-            for i in range(sent.start, sent.end):
-                self.clause[i] = range(sent.start, sent.end)
+            self.clause.extend([range(sent.start, sent.end)] * (sent.end - sent.start))
 
     def has(self, i: int, category: str) -> bool:
         return 0 <= i < len(self.doc) and category in self.cues[i]
 
     def starts(self, i: int, category: str) -> bool:
-        return i in self.cue_starts.get(category, ())
+        return 0 <= i < len(self.doc) and (category in self.words[i] or (category, i) in self.phrase_starts)
 
     def role(self, i: int) -> str | None:
         return self.roles.get(i)

@@ -63,9 +63,7 @@ class TextFeatures:
         row_of: dict[str, int] = {}
         inverse = np.fromiter((row_of.setdefault(t, len(row_of)) for t in texts), dtype=np.int64, count=len(texts))
         distinct = list(row_of)
-        char = TfidfTransformer(sublinear_tf=True)  # as fitted in `_vectorizers`
-        char.idf_ = self.char_.idf_
-        ngrams = hstack([char.transform(self._char_counts(distinct), copy=False), self.word_.transform(distinct)],
+        ngrams = hstack([_tfidf(self.char_, self._char_counts(distinct)), _tfidf(self.word_, self._word_counts(distinct))],
                         format="csr", dtype=np.float32)[inverse]
         return _beside(embeddings, ngrams)
 
@@ -86,6 +84,24 @@ class TextFeatures:
         counts.sort_indices()
         return counts
 
+    def _word_counts(self, texts: Sequence[str]) -> csr_matrix:
+        """The word vectorizer's counts: its own tokens and n-grams, looked up with `dict.get` (its
+        `transform` raises and catches a `KeyError` for every n-gram outside the vocabulary)."""
+        tokenize, vocabulary = self.word_.build_tokenizer(), self.word_.vocabulary_
+        low, high = self.word_ngrams
+        text_rows, gram_cols = [], []
+        for k, text in enumerate(texts):
+            tokens = tokenize(text.lower())
+            for n in range(low, high + 1):
+                for i in range(len(tokens) - n + 1):
+                    if (j := vocabulary.get(tokens[i] if n == 1 else " ".join(tokens[i : i + n]))) is not None:
+                        text_rows.append(k)
+                        gram_cols.append(j)
+        counts = csr_matrix((np.ones(len(text_rows), np.int64), (text_rows, gram_cols)),
+                            shape=(len(texts), len(vocabulary))).astype(self.word_.dtype)
+        counts.sort_indices()
+        return counts
+
     def save(self, path: Path) -> None:
         params = {"char_ngrams": self.char_ngrams, "word_ngrams": self.word_ngrams,
                   "max_char_features": self.max_char_features, "min_df": self.min_df}
@@ -103,6 +119,13 @@ class TextFeatures:
             vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocab[name])}
             vectorizer.idf_ = arrays[f"{name}_idf"]
         return model
+
+
+def _tfidf(vectorizer: TfidfVectorizer, counts: csr_matrix) -> csr_matrix:
+    """What `vectorizer.transform` makes of these counts: its idf weights, sublinear tf, l2 norm."""
+    weighting = TfidfTransformer(sublinear_tf=True)  # as fitted in `_vectorizers`
+    weighting.idf_ = vectorizer.idf_
+    return weighting.transform(counts, copy=False)
 
 
 def _beside(dense: np.ndarray, sparse: csr_matrix) -> csr_matrix:

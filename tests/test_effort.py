@@ -175,3 +175,35 @@ def test_comments_skipped_without_a_spacy_pass_are_those_with_nothing_to_read():
     pd.testing.assert_frame_equal(extractor.transform(texts, langs), read_everything.transform(texts, langs))
     assert not any(extractor._triggers[lang](text.lower()) for text, lang in
                    [("Lovely shop and kind cashier", "en"), ("Bra bemötande", "sv")])
+
+
+def test_token_patterns_find_what_spacys_matcher_finds():
+    """The effort rules' own matcher stands in for spaCy's `Matcher` for speed: on every kind of
+    token spec they use (NORM, LOWER, IN, REGEX, optional repeats) it must find the same matches."""
+    import spacy
+    from spacy.matcher import Matcher
+
+    from cxnlp.effort import _TokenPatterns
+
+    nlp = spacy.blank("sv")
+    patterns = {
+        "WAIT": [[{"NORM": "<n>"}, {"LOWER": {"IN": ["hela", "långa"]}, "OP": "*"}, {"LOWER": {"IN": ["timmar", "dagar"]}}]],
+        "AGAIN": [[{"LOWER": "om"}, {"LOWER": "och"}, {"LOWER": "om"}, {"LOWER": "igen"}], [{"LOWER": "igen"}]],
+        "FORM": [[{"NORM": "<n>"}, {"LOWER": {"REGEX": "^formulär.*$"}}]],
+        "ANY": [[{"LOWER": {"REGEX": "^kö.*$"}}, {"LOWER": "i"}, {"NORM": "<n>"}, {"LOWER": "hela", "OP": "*"}]],
+        "SOMETIMES": [[{"LOWER": "hela", "OP": "*"}, {"LOWER": "långa"}]],
+    }
+    ours, theirs = _TokenPatterns(nlp), Matcher(nlp.vocab)
+    for label, specs in patterns.items():
+        ours.add(label, specs)
+        theirs.add(label, specs)
+    texts = ["3 hela långa timmar och 2 dagar", "om och om igen , igen", "fyll i 4 formulären och 5 formulär",
+             "kön i 3 hela hela", "hela hela långa", "", "inget här"]
+    for text in texts:
+        doc = nlp(text)
+        for token in doc:
+            if token.text.isdigit():
+                token.norm_ = "<n>"
+        expected = {(nlp.vocab.strings[key], start, end) for key, start, end in theirs(doc)}
+        assert set(ours(doc)) == expected, text
+        assert len(ours(doc)) == len(expected)  # each match once

@@ -12,7 +12,8 @@ TRAIN = ["Väntade 45 minuter i kön", "Trevlig personal men lång kö", "Hyggel
 
 def test_features_equal_the_vectorizers_to_the_bit_with_repeats_blanks_and_spacing():
     features = TextFeatures(min_df=1).fit(TRAIN)
-    texts = [*TRAIN, "", "  Trevlig\tpersonal  ", "Väntade 45 minuter i kön", "okända ord", TRAIN[0]]
+    texts = [*TRAIN, "", "  Trevlig\tpersonal  ", "Väntade 45 minuter i kön", "okända ord", TRAIN[0],
+             "KÖ, kö; VÄNTADE—45 minuter!! i kön", "a b c i kö", "long queue long queue"]
     embeddings = np.random.default_rng(0).standard_normal((len(texts), 4)).astype(np.float32)
     embeddings[8] = 0.0
     expected = hstack([csr_matrix(embeddings), features.char_.transform(texts), features.word_.transform(texts)],
