@@ -7,6 +7,7 @@ frame with the `cx_*` columns added, rows and input columns untouched.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import multiprocessing
@@ -17,6 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix, vstack
 
 from cxnlp.clean import clean_texts
 from cxnlp.config import Settings
@@ -112,8 +114,17 @@ class Prepared:
     def comment_features(self, features: TextFeatures):
         return features.transform(self.text, self.embeddings)
 
-    def clause_features(self, features: TextFeatures):
-        return features.transform(self.clause_text, self.clause_vecs)
+    def clause_features(self, features: TextFeatures, comment_X: csr_matrix) -> csr_matrix:
+        """Features of the clause rows. A one-clause comment's clause is the comment itself (same text,
+        same vector), so its row of `comment_X` is reused rather than worked out again."""
+        own = np.array([len(self.clauses[i]) == 1 for i in self.clause_owner], dtype=bool)
+        split = np.flatnonzero(~own)
+        if not len(split):
+            return comment_X[self.clause_owner]
+        parts = features.transform([self.clause_text[k] for k in split], self.clause_vecs[split])
+        rows = np.where(own, self.clause_owner, 0)
+        rows[split] = comment_X.shape[0] + np.arange(len(split))
+        return vstack([comment_X, parts], format="csr")[rows]
 
 
 @dataclass
@@ -268,7 +279,7 @@ class Pipeline:
         proba[prep.noise] = 0.0
         pred = heads.pillars.decide(proba)
         embed_clauses(prep, self.embedder, np.flatnonzero(pred.any(axis=1)), tracker)
-        polarity = self._pillar_polarity(pred, prep)
+        polarity = self._pillar_polarity(pred, prep, X)
         overall = heads.overall.predict_proba(X)
         sentiment = [heads.overall.labels[k] for k in overall.argmax(axis=1)]
         score = heads.overall.score_of(overall)
@@ -276,12 +287,12 @@ class Pipeline:
             sentiment[i], score[i] = "neutral", 0.0
         return Analysis(prep, proba, pred, polarity, overall, sentiment, score)
 
-    def _pillar_polarity(self, pred: np.ndarray, prep: "Prepared") -> list[dict[str, str]]:
+    def _pillar_polarity(self, pred: np.ndarray, prep: "Prepared", comment_X: csr_matrix) -> list[dict[str, str]]:
         """For each predicted pillar, the polarity of the clause most about that pillar."""
         out: list[dict[str, str]] = [{} for _ in prep.text]
         if not len(prep.clause_vecs):
             return out
-        X = prep.clause_features(self.heads.features)
+        X = prep.clause_features(self.heads.features, comment_X)
         best = best_clause_per_pillar(self.heads.pillars.predict_proba(X), prep.clause_owner, len(out))
         clause_polarity = self.heads.polarity.predict(X)
         for i, j in zip(*np.nonzero(pred)):
@@ -292,8 +303,9 @@ class Pipeline:
     def score(self, df: pd.DataFrame, text_col: str = "comment", progress: ProgressFn | None = None) -> pd.DataFrame:
         """Return a copy of `df` with the `cx_*` columns added (existing ones replaced).
 
-        With `workers` > 1 and enough rows, contiguous chunks are scored in forked processes that share
-        the loaded models; the rows come back in order, and each row is scored as it would be alone."""
+        With `workers` > 1 and enough rows, contiguous chunks are scored at once: the first in this
+        process, the others in forked processes that share the loaded models. The rows come back in
+        order, and each row is scored as it would be alone."""
         require_column(df, text_col, "the DataFrame")
         chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
         if chunks < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -302,11 +314,12 @@ class Pipeline:
         _FORKED = self
         bounds = np.linspace(0, len(df), chunks + 1).astype(int)
         jobs = [(df.iloc[start:end], text_col) for start, end in zip(bounds[:-1], bounds[1:])]
-        scored: list[pd.DataFrame] = []
         gc.freeze()  # the loaded models stay out of the children's collections, which would copy their pages
         try:
-            with multiprocessing.get_context("fork").Pool(chunks) as pool:
-                for part in pool.imap(_score_forked, jobs):
+            with multiprocessing.get_context("fork").Pool(chunks - 1) as pool:
+                others = pool.imap(_score_forked, jobs[1:])
+                scored: list[pd.DataFrame] = []
+                for part in itertools.chain([self._score_chunk(*jobs[0], None)], others):
                     scored.append(part)
                     if progress:
                         progress(sum(len(p) for p in scored), len(df))

@@ -44,9 +44,10 @@ def fit_heads(data: LabelledSet, embedder: Embedder, params: TrainParams, segmen
     content = np.flatnonzero(~prep.noise)
     embed_clauses(prep, embedder, [i for i in content if frame["labels"].iloc[i]])
     features = TextFeatures().fit([prep.text[i] for i in content])
-    X, Y = prep.comment_features(features)[content], data.Y[content]
+    comment_X = prep.comment_features(features)
+    X, Y = comment_X[content], data.Y[content]
     pillars = PillarClassifier(C=params.C_pillars, cv=params.cv, random_state=params.seed).fit(X, Y)
-    clause_X = prep.clause_features(features)
+    clause_X = prep.clause_features(features, comment_X)
     polarity = SentimentClassifier(POLARITIES, C=params.C_sentiment).fit(
         *_polarity_examples(data, prep, pillars.predict_proba(clause_X), clause_X))
     overall = SentimentClassifier(OVERALL, C=params.C_sentiment).fit(X, frame["sentiment"].to_numpy()[content].tolist())
