@@ -8,8 +8,9 @@ import hashlib
 import json
 import os
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -147,6 +148,26 @@ def _require_dir(model: str) -> None:
         )
 
 
+@contextmanager
+def _library_chatter_off() -> Iterator[None]:
+    """Loading a model prints transformers' weights bar and sentence-transformers' notice of the model's
+    default prompt. Neither means anything here (cxnlp always names its prompt), and `--quiet` must be quiet."""
+    import logging
+
+    from transformers.utils import logging as transformers_logging
+
+    notices = logging.getLogger("sentence_transformers")
+    level, bars = notices.level, transformers_logging.is_progress_bar_enabled()
+    notices.setLevel(logging.ERROR)
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        notices.setLevel(level)
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
 class SentenceTransformerEmbedder(CachingEmbedder):
     """A sentence-transformers model in torch float32: the reference backend the others are measured against.
 
@@ -175,7 +196,8 @@ class SentenceTransformerEmbedder(CachingEmbedder):
         _require_dir(model)
         if threads:
             torch.set_num_threads(threads)
-        self.model = SentenceTransformer(model, device=device)
+        with _library_chatter_off():
+            self.model = SentenceTransformer(model, device=device)
         self.prompt_name = prompt_name if prompt_name in (self.model.prompts or {}) else None
         self.batch_size = batch_size
         self.model_id = f"{_fingerprint(model)}:{self.prompt_name or ''}"

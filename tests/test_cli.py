@@ -40,3 +40,19 @@ def test_score_semicolon_csv_end_to_end(tmp_path, real_pipeline):
     first = scored.loc[0]
     assert first["cx_empathy_sentiment"] == "positive"
     assert first["cx_time_and_effort_sentiment"] == "negative"
+
+
+def test_score_quiet_prints_only_the_output_path_even_on_the_torch_backend(tmp_path, real_pipeline):
+    """A script that captures `cxnlp score -q` gets the path and nothing else: no weights bar, no
+    library notices (the torch backend is where transformers and sentence-transformers print them)."""
+    import os
+    import subprocess
+    import sys
+
+    path, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    path.write_text("comment\nVäntade länge i kön\nFriendly staff\n", "utf-8")
+    env = {**os.environ, "CXNLP_BACKEND": "torch", "CXNLP_CACHE_DIR": ""}
+    done = subprocess.run([sys.executable, "-m", "cxnlp", "score", str(path), "-o", str(out), "-q"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == (f"{out}\n", "")
