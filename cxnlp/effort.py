@@ -376,8 +376,7 @@ def make_effort_numbers(nlp: Language, name: str, vocabulary: dict) -> "EffortNu
 class EffortNumbers:
     """Marks every number with its value (`token._.cx_num`) and every ordinal
     (`token._.cx_ordinal`), merging written numbers of several tokens into one:
-    "ett par", "forty-five", "två och en halv", "1 - 2" (a range counts as its midpoint).
-    Each matcher runs only on docs that hold what its patterns need (a number, a word)."""
+    "ett par", "forty-five", "två och en halv", "1 - 2" (a range counts as its midpoint)."""
 
     def __init__(self, nlp: Language, vocabulary: dict) -> None:
         forms = _number_forms(vocabulary)
