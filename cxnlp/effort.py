@@ -280,7 +280,7 @@ class _TokenPatterns:
 
     def __init__(self, nlp: Language) -> None:
         self.strings = nlp.vocab.strings
-        self.patterns: list[tuple[str, list[tuple[Callable[[int, int], bool], bool]]]] = []
+        self.patterns: list[tuple[str, list[tuple[Callable[[int, int], bool], bool]], frozenset[int] | None]] = []
         self.openers: dict[int, dict[int, list[int]]] = {LOWER: {}, NORM: {}}  # attr -> hash -> patterns
         self.open_anywhere: list[int] = []  # patterns opening with a REGEX or an optional word
 
@@ -290,7 +290,7 @@ class _TokenPatterns:
     def add(self, label: str, patterns: Iterable[Sequence[dict]]) -> None:
         for pattern in patterns:
             index = len(self.patterns)
-            self.patterns.append((label, [self._test(spec) for spec in pattern]))
+            self.patterns.append((label, [self._test(spec) for spec in pattern], self._closers(pattern[-1])))
             first = pattern[0]
             value = first.get("LOWER", first.get("NORM"))
             if first.get("OP") or (isinstance(value, dict) and "IN" not in value):
@@ -299,6 +299,14 @@ class _TokenPatterns:
                 openers = self.openers[LOWER if "LOWER" in first else NORM]
                 for word in (value["IN"] if isinstance(value, dict) else [value]):
                     openers.setdefault(self.strings.add(word), []).append(index)
+
+    def _closers(self, spec: dict) -> frozenset[int] | None:
+        """The LOWER hashes a pattern's last word can have, when it is a plain word or a set of them:
+        a doc holding none of them cannot match the pattern anywhere."""
+        value = spec.get("LOWER")
+        if spec.get("OP") or not (isinstance(value, str) or (isinstance(value, dict) and "IN" in value)):
+            return None
+        return frozenset(self.strings.add(word) for word in ([value] if isinstance(value, str) else value["IN"]))
 
     def _test(self, spec: dict) -> tuple[Callable[[int, int], bool], bool]:
         """(test of a word's LOWER and NORM hashes, whether it may repeat or be absent) for one spec."""
@@ -322,11 +330,14 @@ class _TokenPatterns:
         lowers, norms = doc.to_array(LOWER).tolist(), doc.to_array(NORM).tolist()
         by_lower, by_norm, anywhere = self.openers[LOWER], self.openers[NORM], self.open_anywhere
         found: dict[tuple[str, int, int], None] = {}
+        present = set(lowers)
         for start, (lower, norm) in enumerate(zip(lowers, norms)):
             if not (anywhere or lower in by_lower or norm in by_norm):
                 continue
             for index in sorted({*by_lower.get(lower, ()), *by_norm.get(norm, ()), *anywhere}):
-                label, tests = self.patterns[index]
+                label, tests, closers = self.patterns[index]
+                if closers is not None and closers.isdisjoint(present):
+                    continue
                 for end in _ends(tests, start, lowers, norms):
                     if end > start:
                         found[label, start, end] = None
