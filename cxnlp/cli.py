@@ -458,6 +458,7 @@ def label_audit(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the suspicious rows (.csv or .xlsx).")] = Path("label_audit.csv"),
     folds: Annotated[int, typer.Option(help="Cross-validation folds for the out-of-fold probabilities.", min=2)] = 5,
     top: Annotated[int, typer.Option(help="How many of the most suspicious rows to print.")] = 15,
+    max_confidence: Annotated[float, typer.Option(help="Keep only rows whose label as written gets at most this out-of-fold probability (e.g. 0.05: the blatant cases).", min=0.0, max=1.0)] = 1.0,
     allow_warnings: Annotated[bool, typer.Option(help="Drop rows with problems instead of refusing.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed for folds and solvers.")] = 0,
     config: Annotated[Optional[Path], typer.Option(help="cxnlp.toml with settings.")] = None,
@@ -471,7 +472,7 @@ def label_audit(
     with _user_errors():
         labelled = _load_labelled(data, allow_warnings)
         embedder = load_embedder(Settings.load(config))
-        suspicious = audit(labelled, embedder, TrainParams(seed=seed), folds=folds)
+        suspicious = audit(labelled, embedder, TrainParams(seed=seed), folds=folds, max_self_confidence=max_confidence)
         write_table(suspicious, output)
     console.print(f"{len(suspicious)} of {len(labelled.frame)} labelled rows look mislabelled -> [bold]{output}[/]")
     _print_table("Most suspicious", [["where", "text", "labels", "issues"],

@@ -19,6 +19,10 @@ def test_audit_puts_a_planted_wrong_label_first(tmp_path):
     assert (top["text"], top["line"]) == ("Waited forty minutes in the queue x", wrong + 2)
     assert "empathy: labelled present" in top["issues"] and "time_and_effort: labelled absent" in top["issues"]
     assert len(suspicious) < len(frame) // 4
+    cutoff = suspicious["self_confidence"].iloc[1]  # a reviewer's stricter list: only the blatant cases
+    strict = audit(data, HashingEmbedder(), TrainParams(cv=2), folds=2, max_self_confidence=cutoff)
+    assert strict["text"].iloc[0] == top["text"] and 2 <= len(strict) < len(suspicious)
+    assert (strict["self_confidence"] <= cutoff).all()
 
 
 def test_suggestions_are_balanced_distinct_and_load_as_labelled_data(toy_pipeline, tmp_path):

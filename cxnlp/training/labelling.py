@@ -106,10 +106,12 @@ def suggest(pipeline: "Pipeline", texts: Sequence[object], n: int = 200, label_c
     }, columns=list(SUGGEST_COLUMNS))
 
 
-def audit(data: LabelledSet, embedder: Embedder, params: TrainParams, folds: int = 5) -> pd.DataFrame:
+def audit(data: LabelledSet, embedder: Embedder, params: TrainParams, folds: int = 5,
+          max_self_confidence: float = 1.0) -> pd.DataFrame:
     """Labelled rows that are probably mislabelled, most suspicious first, with the model's
     out-of-fold view of them. `self_confidence` is the probability the model gives the label as
-    written; the lower, the more suspicious."""
+    written; the lower, the more suspicious. On a large set, `max_self_confidence` (e.g. 0.05) keeps
+    only the blatant cases, a list a reviewer can get through."""
     rows = cross_validate(data, embedder, params, data.folds(folds, params.seed))
     Y, proba = rows.Y.astype(bool), rows.proba
     given = np.where(Y, proba, 1 - proba)  # probability of each pillar label as written
@@ -144,4 +146,6 @@ def audit(data: LabelledSet, embedder: Embedder, params: TrainParams, folds: int
                     "self_confidence": round(float(min(confidences)), 4), "issues": "; ".join(issues)})
     columns = ["file", "line", "text", "lang", "pillars", "sentiment", "model_pillars", "model_sentiment",
                "self_confidence", "issues"]
-    return pd.DataFrame(out, columns=columns).sort_values("self_confidence", kind="stable").reset_index(drop=True)
+    found = pd.DataFrame(out, columns=columns)
+    found = found[found["self_confidence"] <= max_self_confidence]
+    return found.sort_values("self_confidence", kind="stable").reset_index(drop=True)
