@@ -20,6 +20,8 @@ from pathlib import Path
 PG_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 60
+BASE_PREFIX = "cxnlp-pg-"
+OWNER_FILE = "owner.pid"  # the test process that started the server
 
 
 class PostgresUnavailable(RuntimeError):
@@ -86,8 +88,10 @@ class PostgresServer:
             )
 
     def start(self) -> "PostgresServer":
+        self.reap_orphans()
         # A short path: a Unix socket's path must stay under ~107 bytes.
-        self.base = Path(tempfile.mkdtemp(prefix="cxnlp-pg-"))
+        self.base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
+        (self.base / OWNER_FILE).write_text(str(os.getpid()))
         self.socket_dir.mkdir()
         if self.owner is not None:
             for path in (self.base, self.socket_dir):
@@ -127,7 +131,31 @@ class PostgresServer:
             self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data_dir))
         self._remove()
 
+    def reap_orphans(self) -> None:
+        """Stop and remove the servers of earlier test runs that were killed before they could stop
+        their own (SIGKILL skips every cleanup): their owner process is gone."""
+        for base in Path(tempfile.gettempdir()).glob(f"{BASE_PREFIX}*"):
+            try:
+                owner = int((base / OWNER_FILE).read_text())
+            except (OSError, ValueError):
+                continue  # not one of ours, or still being set up
+            if _alive(owner):
+                continue
+            if (base / "data" / "postmaster.pid").is_file():
+                subprocess.run([*self.run_as, str(self.bin_dir / "pg_ctl"), "stop", "-m", "immediate",
+                                "-D", str(base / "data")], capture_output=True, timeout=START_TIMEOUT_S)
+            shutil.rmtree(base, ignore_errors=True)
+
     def _remove(self) -> None:
         if self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

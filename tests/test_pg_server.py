@@ -26,3 +26,31 @@ def test_fresh_database_is_empty_and_private(fresh_postgres_url, postgres_url):
 def test_next_fresh_database_does_not_see_the_previous_ones_tables(fresh_postgres_url):
     with psycopg.connect(fresh_postgres_url) as conn:
         assert conn.execute(TABLES).fetchall() == []
+
+
+def test_a_server_left_by_a_killed_test_run_is_stopped_and_removed_by_the_next(postgres_server):
+    """SIGKILL skips a test session's cleanup; the next session must not inherit its server."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from pg_server import _alive
+
+    script = ("from pg_server import PostgresServer; import time; s = PostgresServer().start(); "
+              "print(s.base, flush=True); time.sleep(600)")
+    killed = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parent, stdout=subprocess.PIPE, text=True)
+    base = Path(killed.stdout.readline().strip())
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    postmaster = int((base / "data" / "postmaster.pid").read_text().split()[0])
+    assert _alive(postmaster)  # the server outlived the run that started it
+    postgres_server.reap_orphans()
+    assert not base.exists()
+    deadline = time.monotonic() + 30  # `pg_ctl stop` returns as the server shuts down, not after it has gone
+    while _alive(postmaster) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(postmaster)
+    with psycopg.connect(postgres_server.url()) as conn:  # this session's own server is left alone
+        assert conn.execute("SELECT 1").fetchone() == (1,)
