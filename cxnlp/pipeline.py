@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 HEADS_CONFIG = "config.json"
 OWN_EMBEDDER = "embedder"  # subdirectory of a classifier holding its own fine-tuned embedder (SetFit-style)
 ProgressFn = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
-MIN_ROWS_PER_WORKER = 2000  # below this, starting processes costs more than it saves
+MIN_ROWS_PER_WORKER = 500  # below this, forking a scoring process costs more than it saves (measured at 1,000 rows: 0.20 s in two processes, 0.24 s in one)
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "cx_text",
@@ -303,17 +303,20 @@ class Pipeline:
     def score(self, df: pd.DataFrame, text_col: str = "comment", progress: ProgressFn | None = None) -> pd.DataFrame:
         """Return a copy of `df` with the `cx_*` columns added (existing ones replaced).
 
-        With `workers` > 1 and enough rows, contiguous chunks are scored at once: the first in this
-        process, the others in forked processes that share the loaded models. The rows come back in
-        order, and each row is scored as it would be alone."""
+        With `workers` > 1 and enough rows, chunks are scored at once: the first in this process, the
+        others in forked processes that share the loaded models. A chunk holds every row of its texts,
+        so a text repeated across the input is worked out once, and chunks get equal numbers of
+        distinct texts, which is what costs. The rows come back in their order, and each row is scored
+        as it would be alone."""
         require_column(df, text_col, "the DataFrame")
         chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
         if chunks < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return self._score_chunk(df, text_col, progress)
         global _FORKED
         _FORKED = self
-        bounds = np.linspace(0, len(df), chunks + 1).astype(int)
-        jobs = [(df.iloc[start:end], text_col) for start, end in zip(bounds[:-1], bounds[1:])]
+        chunk_of = pd.factorize(df[text_col])[0] % chunks  # by text: the n-th distinct text goes to chunk n % chunks
+        rows = [np.flatnonzero(chunk_of == k) for k in range(chunks)]
+        jobs = [(df.iloc[positions], text_col) for positions in rows]
         gc.freeze()  # the loaded models stay out of the children's collections, which would copy their pages
         try:
             with multiprocessing.get_context("fork").Pool(chunks - 1) as pool:
@@ -326,7 +329,7 @@ class Pipeline:
         finally:
             gc.unfreeze()
             _FORKED = None
-        return pd.concat(scored)
+        return pd.concat(scored).iloc[np.argsort(np.concatenate(rows), kind="stable")]
 
     def _score_chunk(self, df: pd.DataFrame, text_col: str, progress: ProgressFn | None) -> pd.DataFrame:
         a = self.analyse(df[text_col].tolist(), progress=progress)

@@ -55,7 +55,7 @@ def test_scoring_in_forked_chunks_gives_the_rows_one_process_gives(fast_pipeline
 
     texts = ["Väntade 45 minuter i telefonkön men trevlig personal", "Hyggelig betjening", "-",
              "Hidden fees on my bill, called three times", "Fick hjälp direkt", "Appen er tungvint"] * 4
-    df = pd.DataFrame({"id": range(len(texts)), "comment": texts})
+    df = pd.DataFrame({"id": range(len(texts)), "comment": texts}, index=[f"r{i % 7}" for i in range(len(texts))])
     fast_pipeline.workers = 1
     alone = fast_pipeline.score(df, text_col="comment")
     monkeypatch.setattr(cxnlp.pipeline, "MIN_ROWS_PER_WORKER", 5)  # so 24 rows are worth two processes
