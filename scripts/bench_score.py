@@ -103,8 +103,8 @@ def run_speed(mode: str, n: int) -> dict:
         pipe.score(pd.DataFrame({"comment": texts}), text_col="comment")
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_start
-    return {"mode": mode, "n": n, "seconds": round(seconds, 1), "per_second": round(n / seconds, 1),
-            "cpu_seconds": round(cpu, 1), "peak_rss_mb": _peak_rss_mb()}
+    return {"mode": mode, "n": n, "seconds": round(seconds, 3), "per_second": round(n / seconds, 1),
+            "cpu_seconds": round(cpu, 3), "peak_rss_mb": _peak_rss_mb()}
 
 
 def run_accuracy(mode: str) -> dict:
@@ -151,7 +151,7 @@ def main() -> int:
             baseline = r if mode == "naive" else baseline
             ratio = f"{baseline['seconds'] / r['seconds']:7.2f}" if baseline else f"{'-':>7}"
             cpu_ratio = f"{baseline['cpu_seconds'] / r['cpu_seconds']:7.2f}" if baseline else f"{'-':>7}"
-            print(f"{n:6d} {LABELS[mode]:34} {r['per_second']:10.1f} {ratio} {r['seconds']:8.1f} {r['cpu_seconds']:7.1f} "
+            print(f"{n:6d} {LABELS[mode]:34} {r['per_second']:10.1f} {ratio} {r['seconds']:8.2f} {r['cpu_seconds']:7.2f} "
                   f"{cpu_ratio} {r['peak_rss_mb']:11d}", flush=True)
     if args.no_accuracy:
         return 0
