@@ -326,6 +326,10 @@ class _TokenPatterns:
         regex, strings = re.compile(value["REGEX"]), self.strings
         return (lambda lower, token_norm: regex.search(strings[lower]) is not None), repeat
 
+    def may_match(self, present: set[int]) -> bool:
+        """False when no pattern can match a doc holding these LOWER hashes: each lacks its last word."""
+        return any(closers is None or not closers.isdisjoint(present) for _, _, closers in self.patterns)
+
     def __call__(self, doc: Doc) -> list[tuple[str, int, int]]:
         lowers, norms = doc.to_array(LOWER).tolist(), doc.to_array(NORM).tolist()
         by_lower, by_norm, anywhere = self.openers[LOWER], self.openers[NORM], self.open_anywhere
@@ -406,7 +410,8 @@ class EffortNumbers:
 
     def __call__(self, doc: Doc) -> Doc:
         numbers = 0
-        for i, (value, ordinal) in enumerate(self._readings[key] for key in doc.to_array(LOWER).tolist()):
+        lower_keys = doc.to_array(LOWER).tolist()
+        for i, (value, ordinal) in enumerate(self._readings[key] for key in lower_keys):
             if value is not None:
                 token = doc[i]
                 token._.cx_num, token.norm_ = value, NUMBER_NORM
@@ -414,25 +419,26 @@ class EffortNumbers:
             elif ordinal is not None:
                 token = doc[i]
                 token._.cx_ordinal, token.norm_ = ordinal, ORDINAL_NORM
-        if numbers:
+        if numbers and self.half_matcher.may_match(set(lower_keys)):  # most docs have no "halv"
             self._merge(doc, [doc[s:e] for _, s, e in self.half_matcher(doc)], lambda span: span[0]._.cx_num + 0.5)
-        self._merge(doc, self.phrase_matcher(doc, as_spans=True),
-                    lambda span: self.phrases[" ".join(t.lower_ for t in span)])
-        if len(self.range_matcher):
+        numbers += self._merge(doc, self.phrase_matcher(doc, as_spans=True),
+                               lambda span: self.phrases[" ".join(t.lower_ for t in span)])
+        if numbers >= 2 and len(self.range_matcher):  # a range needs two numbers (counted before merging: at least)
             self._merge(doc, [doc[s:e] for _, s, e in self.range_matcher(doc)],
                         lambda span: (span[0]._.cx_num + span[-1]._.cx_num) / 2)
         return doc
 
     @staticmethod
-    def _merge(doc: Doc, matches: Sequence[Span], value_of) -> None:
-        """Merge each (longest, non-overlapping) match into one number token."""
+    def _merge(doc: Doc, matches: Sequence[Span], value_of) -> int:
+        """Merge each (longest, non-overlapping) match into one number token; how many were merged."""
         spans = filter_spans(matches)
         if not spans:
-            return
+            return 0
         values = [value_of(span) for span in spans]
         with doc.retokenize() as retokenizer:
             for span, value in zip(spans, values):
                 retokenizer.merge(span, attrs={"NORM": NUMBER_NORM, "_": {"cx_num": value}})
+        return len(spans)
 
     def reading(self, text: str) -> tuple[float | None, int | None]:
         """(its value if a number, its value if an ordinal) of one lower-cased word."""
