@@ -904,15 +904,35 @@ class _Trigger:
     """Whether a lower-cased text holds, for some pattern of one language, every word the pattern
     needs as a token; a text that does not is not worth a spaCy pass (most comments). A token is
     never glued to a letter, so each needed word is a whole run of letters of the text, or for a
-    wildcard entry ("formulär*") a run that starts or ends with its fixed part."""
+    wildcard entry ("formulär*") a run that starts or ends with its fixed part. A unit, count word
+    or noun only counts after a number or ordinal, so it needs a digit or a written number too
+    ("last week" alone is not read)."""
 
     def __init__(self, nlp: Language, vocabulary: dict) -> None:
-        entries = [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"],
-                   *vocabulary["times_single"], *vocabulary["occasion_words"], *vocabulary["contact_nouns"],
-                   *vocabulary["step_nouns"], *vocabulary["person_nouns"], *vocabulary["again_words"],
-                   *vocabulary["step_phrases"], *vocabulary["vague_durations"]]
-        self.words: set[str] = set()  # entries that need one whole word
-        self.combinations: list[tuple[frozenset[str], re.Pattern[str] | None]] = []  # the others
+        counted = [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"],
+                   *vocabulary["occasion_words"], *vocabulary["contact_nouns"], *vocabulary["step_nouns"],
+                   *vocabulary["person_nouns"]]
+        phrases = [*vocabulary["times_single"], *vocabulary["again_words"], *vocabulary["step_phrases"],
+                   *vocabulary["vague_durations"]]
+        self.counted, self.phrases = _WordSets(nlp, counted), _WordSets(nlp, phrases)
+        self.number_words = {run for form in [*_number_forms(vocabulary), *vocabulary["ordinals"]]
+                             for run in _WORD.findall(form.lower())}
+
+    def __call__(self, lowered: str) -> bool:
+        runs = set(_WORD.findall(lowered))
+        if self.phrases.found(lowered, runs):
+            return True
+        may_count = not self.number_words.isdisjoint(runs) or any(ch.isdigit() for ch in lowered)
+        return may_count and self.counted.found(lowered, runs)
+
+
+class _WordSets:
+    """Vocabulary entries as the letter runs each needs: one-word entries in one set, the others
+    (several words, or a wildcard) as a set of runs plus a regular expression for the wildcards."""
+
+    def __init__(self, nlp: Language, entries: Iterable[str]) -> None:
+        self.words: set[str] = set()
+        self.combinations: list[tuple[frozenset[str], re.Pattern[str] | None]] = []
         for entry in entries:
             needed, globs = set(), []
             for word in entry.lower().split():
@@ -930,8 +950,7 @@ class _Trigger:
                 self.combinations.append((frozenset(needed), re.compile("(?=.*" + ")(?=.*".join(globs) + ")", re.S)
                                           if globs else None))
 
-    def __call__(self, lowered: str) -> bool:
-        runs = set(_WORD.findall(lowered))
+    def found(self, lowered: str, runs: set[str]) -> bool:
         return not self.words.isdisjoint(runs) or any(
             needed <= runs and (globs is None or globs.match(lowered)) for needed, globs in self.combinations)
 

@@ -168,13 +168,15 @@ def test_comments_skipped_without_a_spacy_pass_are_those_with_nothing_to_read():
     effort_set = pd.read_csv("data/labelled/effort/effort_set.csv")
     texts = [*effort_set["text"], "Väntade 45min i kön", "Fyllde i tre formulären", "Fyra olika blanketterna",
              "Ringde om och om igen", "Called over and over", "Fire samtaler med kundesenter", "Tre telefonsamtaler",
-             "Lovely shop and kind cashier", "Bra bemötande"]
-    langs = [*effort_set["lang"], "sv", "sv", "sv", "sv", "en", "no", "no", "en", "sv"]
+             "Lovely shop and kind cashier", "Bra bemötande", "Väntade i en vecka", "Tredje gången jag ringer",
+             "The 3rd time I called", "Ventet et par timer", "They remembered my case from last week"]
+    langs = [*effort_set["lang"], "sv", "sv", "sv", "sv", "en", "no", "no", "en", "sv", "sv", "sv", "en", "no", "en"]
     read_everything = EffortExtractor()
     read_everything._triggers = {lang: (lambda lowered: True) for lang in read_everything._triggers}
     pd.testing.assert_frame_equal(extractor.transform(texts, langs), read_everything.transform(texts, langs))
     assert not any(extractor._triggers[lang](text.lower()) for text, lang in
-                   [("Lovely shop and kind cashier", "en"), ("Bra bemötande", "sv")])
+                   [("Lovely shop and kind cashier", "en"), ("Bra bemötande", "sv"),
+                    ("They remembered my case from last week", "en")])  # a unit, but no number before it
 
 
 def test_token_patterns_find_what_spacys_matcher_finds():
