@@ -71,13 +71,19 @@ class EmbeddingCache:
             )
 
 
+FINETUNE_RECORD = "cxnlp_finetune.json"  # written beside a fine-tuned embedder: what it was tuned from and on
+
+
 def _fingerprint(model: str) -> str:
-    """A model id that changes when a local model directory is rebuilt differently."""
+    """A model id that changes when a local model directory is rebuilt differently. Only the head of
+    the weights is read (a full hash of 470 MB at every load is too slow), which a fine-tune that
+    leaves the word embeddings alone does not change: so a fine-tuned embedder carries a record of
+    its tuning (`FINETUNE_RECORD`, with the hash of all its weights), and the record counts here."""
     path = Path(model)
     if not path.is_dir():
         return model
     h = hashlib.sha256()
-    for name in ("config.json", "config_sentence_transformers.json", "tokenizer.json"):
+    for name in ("config.json", "config_sentence_transformers.json", "tokenizer.json", FINETUNE_RECORD):
         if (path / name).is_file():
             h.update((path / name).read_bytes())
     weights = path / "model.safetensors"

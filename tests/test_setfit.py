@@ -60,3 +60,22 @@ def test_setfit_training_keeps_the_winner_and_says_by_how_much(tiny_embedder, to
     assert (version / "embedder").is_dir() == (card["method"] == "setfit")
     assert "## Method" in (version / "README.md").read_text()
     assert all(torch.equal(a, b) for a, b in zip(before, tiny_embedder.model.parameters()))  # base untouched
+
+
+def test_a_fine_tuned_embedder_gets_its_own_cache_key_from_its_tuning_record(tiny_embedder, toy_labelled, tmp_path):
+    """The embedding cache is keyed by a fingerprint that reads only the head of the weights, which a
+    tune with frozen word embeddings leaves as it was: the tuning record must tell the two apart."""
+    import hashlib
+    import json
+
+    from cxnlp.embed import FINETUNE_RECORD, _fingerprint
+    from cxnlp.training.setfit import finetune_embedder
+
+    out = tmp_path / "st"  # the base's own directory name, as a tuned copy under models/ has
+    tuned = finetune_embedder(tiny_embedder, toy_labelled, out, SetFitParams(pairs=16, batch_size=8, max_seq_length=32))
+    record = json.loads((out / FINETUNE_RECORD).read_text())
+    assert record["base"] == tiny_embedder.model_id
+    assert record["weights_sha256"] == hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    assert tuned.model_id != tiny_embedder.model_id
+    (out / FINETUNE_RECORD).write_text(json.dumps({**record, "weights_sha256": "0" * 64}))
+    assert _fingerprint(str(out)) != tuned.model_id.split(":")[0]  # the record is part of the key

@@ -10,6 +10,8 @@ The pair budget, not the data size, sets the cost of the contrastive stage; on 2
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cxnlp.clean import clean_texts
-from cxnlp.embed import SentenceTransformerEmbedder
+from cxnlp.embed import FINETUNE_RECORD, SentenceTransformerEmbedder
 from cxnlp.training.data import LabelledSet
 
 
@@ -83,6 +85,10 @@ def finetune_embedder(embedder: SentenceTransformerEmbedder, data: LabelledSet, 
         SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset,
                                    loss=losses.CosineSimilarityLoss(model)).train()
     model.save(str(output_dir))
+    with (output_dir / "model.safetensors").open("rb") as weights:
+        digest = hashlib.file_digest(weights, "sha256").hexdigest()
+    record = {"base": embedder.model_id, "data_hash": data.data_hash(), "params": vars(params), "weights_sha256": digest}
+    (output_dir / FINETUNE_RECORD).write_text(json.dumps(record, indent=2), "utf-8")
     cache_dir = embedder.cache.path.parent if embedder.cache else None
     return SentenceTransformerEmbedder(str(output_dir), prompt_name=embedder.prompt_name,
                                        batch_size=embedder.batch_size, cache_dir=cache_dir)
