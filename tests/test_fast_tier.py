@@ -64,6 +64,11 @@ def test_scoring_in_forked_chunks_gives_the_rows_one_process_gives(fast_pipeline
     forked = fast_pipeline.score(df, text_col="comment", progress=lambda done, total: seen.append((done, total)))
     pd.testing.assert_frame_equal(forked, alone)
     assert seen[-1] == (len(df), len(df))
+    same = pd.DataFrame({"comment": [texts[0]] * 24})  # one distinct text: one chunk, scored here
+    fast_pipeline.workers = 1
+    same_alone = fast_pipeline.score(same, text_col="comment")
+    fast_pipeline.workers = 2
+    pd.testing.assert_frame_equal(fast_pipeline.score(same, text_col="comment"), same_alone)
 
 
 def test_effort_turned_off_leaves_its_columns_out(fast_pipeline):
