@@ -472,6 +472,9 @@ def make_effort_mentions(nlp: Language, name: str, vocabulary: dict) -> "EffortM
 
 PHRASE_TABLES = {"VAGUE_WAIT": "vague_durations", "AGAIN": "again_words", "STEP_PHRASE": "step_phrases",
                  "TIMES_SINGLE": "times_single"}  # matcher label -> the vocabulary table of its phrases
+# the vocabulary tables whose words only count after a number or an ordinal
+COUNTED_TABLES = ("units", "genitive_units", "times_words", "occasion_words", "contact_nouns", "step_nouns",
+                  "person_nouns")
 
 
 @dataclass
@@ -893,11 +896,8 @@ class EffortExtractor:
 
 def _anchor_words(vocabulary: dict) -> set[str]:
     """Words without which no duration or count can be read in this language."""
-    words = [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"], *vocabulary["times_single"],
-             *vocabulary["occasion_words"], *vocabulary["contact_nouns"], *vocabulary["step_nouns"],
-             *vocabulary["person_nouns"]]
-    phrases = [*vocabulary["again_words"], *vocabulary["step_phrases"], *vocabulary["vague_durations"]]
-    return {w for entry in [*words, *phrases] for w in _WORD.findall(entry.lower().replace("*", ""))}
+    entries = [entry for table in (*COUNTED_TABLES, *PHRASE_TABLES.values()) for entry in vocabulary[table]]
+    return {w for entry in entries for w in _WORD.findall(entry.lower().replace("*", ""))}
 
 
 class _Trigger:
@@ -909,12 +909,8 @@ class _Trigger:
     ("last week" alone is not read)."""
 
     def __init__(self, nlp: Language, vocabulary: dict) -> None:
-        counted = [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"],
-                   *vocabulary["occasion_words"], *vocabulary["contact_nouns"], *vocabulary["step_nouns"],
-                   *vocabulary["person_nouns"]]
-        phrases = [*vocabulary["times_single"], *vocabulary["again_words"], *vocabulary["step_phrases"],
-                   *vocabulary["vague_durations"]]
-        self.counted, self.phrases = _WordSets(nlp, counted), _WordSets(nlp, phrases)
+        self.counted = _WordSets(nlp, [entry for table in COUNTED_TABLES for entry in vocabulary[table]])
+        self.phrases = _WordSets(nlp, [entry for table in PHRASE_TABLES.values() for entry in vocabulary[table]])
         self.number_words = {run for form in [*_number_forms(vocabulary), *vocabulary["ordinals"]]
                              for run in _WORD.findall(form.lower())}
 

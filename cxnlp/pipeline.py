@@ -310,9 +310,11 @@ class Pipeline:
         as it would be alone."""
         require_column(df, text_col, "the DataFrame")
         chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
-        chunk_of = pd.factorize(df[text_col])[0] % max(chunks, 1)  # the n-th distinct text goes to chunk n % chunks
+        if chunks < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return self._score_chunk(df, text_col, progress)
+        chunk_of = pd.factorize(df[text_col])[0] % chunks  # the n-th distinct text goes to chunk n % chunks
         rows = [positions for k in range(chunks) if len(positions := np.flatnonzero(chunk_of == k))]
-        if len(rows) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if len(rows) < 2:  # one distinct text
             return self._score_chunk(df, text_col, progress)
         global _FORKED
         _FORKED = self

@@ -38,15 +38,10 @@ def bootstrap_sums(columns: np.ndarray, n_boot: int, seed: int, max_cells: int =
     """
     X = np.asarray(columns, dtype=np.float32)
     X = X[:, None] if X.ndim == 1 else X
-    n_rows = X.shape[0]
     patterns, counts = np.unique(X, axis=0, return_counts=True)
-    rng = np.random.default_rng(seed)
-    p = counts / n_rows
-    block = max(1, max_cells // max(len(patterns), 1))
     out = np.empty((n_boot, X.shape[1]), dtype=np.float32)
-    for start in range(0, n_boot, block):
-        size = min(block, n_boot - start)
-        out[start:start + size] = rng.multinomial(n_rows, p, size=size).astype(np.float32) @ patterns
+    for rows, drawn in _resample_counts(counts, n_boot, seed, max_cells):
+        out[rows] = drawn.astype(np.float32) @ patterns
     return out
 
 
@@ -62,16 +57,24 @@ def bootstrap_percentiles(values: np.ndarray, q: float, n_boot: int, seed: int,
     n = values.size
     position = (n - 1) * q / 100
     below, above, fraction = int(np.floor(position)), int(np.ceil(position)), position - np.floor(position)
-    rng = np.random.default_rng(seed)
-    block = max(1, max_cells // len(distinct))
     out = np.empty(n_boot)
-    for start in range(0, n_boot, block):
-        size = min(block, n_boot - start)
-        cumulative = rng.multinomial(n, counts / n, size=size).cumsum(axis=1)
+    for rows, drawn in _resample_counts(counts, n_boot, seed, max_cells):
+        cumulative = drawn.cumsum(axis=1)
         low = distinct[(cumulative > below).argmax(axis=1)]  # the sorted resample's element `below`
         high = distinct[(cumulative > above).argmax(axis=1)]
-        out[start:start + size] = low + (high - low) * fraction
+        out[rows] = low + (high - low) * fraction
     return out
+
+
+def _resample_counts(counts: np.ndarray, n_boot: int, seed: int, max_cells: int):
+    """Yield (slice of resamples, their counts per distinct item), drawing multinomial resamples of
+    sum(counts) items a block at a time, so at most `max_cells` counts are in memory."""
+    n = int(counts.sum())
+    rng = np.random.default_rng(seed)
+    block = max(1, max_cells // max(len(counts), 1))
+    for start in range(0, n_boot, block):
+        size = min(block, n_boot - start)
+        yield slice(start, start + size), rng.multinomial(n, counts / n, size=size)
 
 
 def percentile_interval(samples: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -45,10 +45,10 @@ def publish(store: Store, runner: "BatchRunner", result: "RunResult") -> None:
     newest = store.newest_submission()
     if newest is not None:
         since = newest - timedelta(days=config.window_days) if config.window_days else None
-        rows = window_rows(store, since, config.report_max_responses)
+        rows, sampled_from = window_rows(store, since, config.report_max_responses)
         frame = response_frame(rows, segments)
         _write_report(store, runner, result, frame, segments, output / "report" / "report.html",
-                      sampled_from=rows.attrs["sampled_from"])
+                      sampled_from=sampled_from)
     atomic_write_text(output / "runs" / f"run-{result.run_id}.json", result.line() + "\n")
 
 
@@ -74,9 +74,10 @@ def _write_report(store: Store, runner: "BatchRunner", result: "RunResult", fram
     result.targets_missed = alert_lines(insights.targets) if insights.targets is not None else []
 
 
-def window_rows(store: Store, since, max_responses: int) -> pd.DataFrame:
-    """The report's rows; a window of more than `max_responses` responses is sampled by a hash of
-    the response key, so the sample is seeded, stable from run to run, and streamed in chunks."""
+def window_rows(store: Store, since, max_responses: int) -> tuple[pd.DataFrame, int | None]:
+    """The report's rows, and the window's response count when they are a sample of it (else None).
+    A window of more than `max_responses` responses is sampled by a hash of the response key, so the
+    sample is seeded, stable from run to run, and streamed in chunks."""
     total = store.count_responses(since)
     keep = min(1.0, max_responses / total) if total else 1.0
     parts = []
@@ -84,9 +85,7 @@ def window_rows(store: Store, since, max_responses: int) -> pd.DataFrame:
         if keep < 1.0:
             rows = rows[_key_fraction(rows["response_key"]) < keep]
         parts.append(rows)
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs["sampled_from"] = total if keep < 1.0 else None
-    return out
+    return pd.concat(parts, ignore_index=True), (total if keep < 1.0 else None)
 
 
 def _key_fraction(keys: pd.Series) -> np.ndarray:
