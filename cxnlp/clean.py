@@ -154,4 +154,4 @@ def clean_texts(texts: Iterable[object]) -> pd.DataFrame:
             cleaned_of[t] = clean_text(t)
         cleaned.append(cleaned_of[t] if isinstance(t, str) else clean_text(t))
     noise_of = {t: is_noise(t) for t in set(cleaned)}
-    return pd.DataFrame({"text": cleaned, "noise": [noise_of[t] for t in cleaned]})
+    return pd.DataFrame({"text": cleaned, "noise": pd.array([noise_of[t] for t in cleaned], dtype=bool)})

@@ -41,31 +41,44 @@ def text_key(text: str) -> bytes:
 
 
 class EmbeddingCache:
-    """SQLite table of vectors keyed by (model id, text hash). Safe across processes and crashes."""
+    """SQLite table of vectors keyed by (model id, text hash). Safe across processes and crashes: a
+    process forked from the one that opened it (the fast tier's scoring processes) opens its own
+    connection, as SQLite forbids using one across a fork."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._connect()
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key BLOB, vec BLOB, PRIMARY KEY (model, key))"
         )
+
+    def _connect(self) -> None:
+        self._db, self._pid = sqlite3.connect(self.path, timeout=60), os.getpid()
+        self._db.execute("PRAGMA journal_mode=WAL")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._inherited = self._db  # kept, never used or closed: closing it here could disturb the parent's
+            self._connect()
+        return self._db
 
     def get(self, model_id: str, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
+            rows = self.db.execute(
                 f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})", [model_id, *chunk]
             )
             found.update((key, np.frombuffer(vec, dtype=np.float32)) for key, vec in rows)
         return found
 
     def put(self, model_id: str, keys: Sequence[bytes], vectors: np.ndarray) -> None:
-        with self._db:
-            self._db.executemany(
+        db = self.db
+        with db:
+            db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                 ((model_id, key, vec.astype(np.float32).tobytes()) for key, vec in zip(keys, vectors)),
             )

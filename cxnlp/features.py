@@ -60,6 +60,8 @@ class TextFeatures:
         `transform`, to the bit."""
         if len(texts) != embeddings.shape[0]:
             raise ValueError(f"{len(texts)} texts but {embeddings.shape[0]} embedding rows")
+        if not texts:  # scikit-learn's weighting refuses an empty matrix
+            return csr_matrix((0, embeddings.shape[1] + self.n_ngram_features), dtype=np.float32)
         row_of: dict[str, int] = {}
         inverse = np.fromiter((row_of.setdefault(t, len(row_of)) for t in texts), dtype=np.int64, count=len(texts))
         distinct = list(row_of)

@@ -7,11 +7,11 @@ frame with the `cx_*` columns added, rows and input columns untouched.
 from __future__ import annotations
 
 import gc
-import itertools
 import json
 import logging
 import multiprocessing
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -249,6 +249,8 @@ class Pipeline:
         self.language = language or LanguageDetector()
         self.segmenter = segmenter or Segmenter()
         self.effort = (effort or EffortExtractor()) if read_effort else None
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_forked_from: tuple = ()  # the worker count and components the pool's processes hold
         if heads.embedder_id not in (embedder.model_id, getattr(embedder, "source_id", None)):
             log.warning("classifier was trained on embedder %s but %s is loaded", heads.embedder_id, embedder.model_id)
         expected = heads.pillars.coef_.shape[1] - heads.features.n_ngram_features
@@ -304,62 +306,97 @@ class Pipeline:
         """Return a copy of `df` with the `cx_*` columns added (existing ones replaced).
 
         With `workers` > 1 and enough rows, chunks are scored at once: the first in this process, the
-        others in forked processes that share the loaded models. A chunk holds every row of its texts,
-        so a text repeated across the input is worked out once, and chunks get equal numbers of
+        others in scoring processes forked from it (`_chunk_processes`). A chunk holds every row of its
+        texts, so a text repeated across the input is worked out once, and chunks get equal numbers of
         distinct texts, which is what costs. The rows come back in their order, and each row is scored
         as it would be alone."""
         require_column(df, text_col, "the DataFrame")
         chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
-        if chunks < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if (chunks < 2 or "fork" not in multiprocessing.get_all_start_methods()
+                or multiprocessing.current_process().daemon):  # a Dask worker, say: it may not start processes
             return self._score_chunk(df, text_col, progress)
         chunk_of = pd.factorize(df[text_col])[0] % chunks  # the n-th distinct text goes to chunk n % chunks
         rows = [positions for k in range(chunks) if len(positions := np.flatnonzero(chunk_of == k))]
         if len(rows) < 2:  # one distinct text
             return self._score_chunk(df, text_col, progress)
-        global _FORKED
-        _FORKED = self
         jobs = [(df.iloc[positions], text_col) for positions in rows]
+        pool = self._chunk_processes()
+        others = [pool.submit(_score_forked, job) for job in jobs[1:]]
+        scored = [self._score_chunk(*jobs[0], None)]
+        for job, future in zip(jobs[1:], others):
+            if progress:
+                progress(sum(len(part) for part in scored), len(df))
+            try:
+                scored.append(future.result())
+            except BrokenProcessPool:  # a scoring process died (killed, out of memory): its chunk is scored here
+                log.warning("a scoring process died; scoring its %d rows in this process", len(job[0]))
+                self.close()
+                scored.append(self._score_chunk(*job, None))
+        if progress:
+            progress(len(df), len(df))
+        return pd.concat(scored).iloc[np.argsort(np.concatenate(rows), kind="stable")]
+
+    def _chunk_processes(self) -> ProcessPoolExecutor:
+        """`workers - 1` scoring processes, forked from this pipeline at its first large input and kept
+        for the next ones: forking anew for every call cost more than scoring 1,000 comments takes, as each
+        fork's processes copy the pages they write (docs/performance.md). Forked again if a component or
+        `workers` was changed since, so they never score with a stale pipeline."""
+        forked_from = (self.workers, self.embedder, self.heads, self.language, self.segmenter, self.effort)
+        if self._pool is not None and all(a is b for a, b in zip(forked_from, self._pool_forked_from)):
+            return self._pool
+        self.close()
         gc.freeze()  # the loaded models stay out of the children's collections, which would copy their pages
         try:
-            with multiprocessing.get_context("fork").Pool(len(jobs) - 1) as pool:
-                others = pool.imap(_score_forked, jobs[1:])
-                scored: list[pd.DataFrame] = []
-                for part in itertools.chain([self._score_chunk(*jobs[0], None)], others):
-                    scored.append(part)
-                    if progress:
-                        progress(sum(len(p) for p in scored), len(df))
+            self._pool = ProcessPoolExecutor(self.workers - 1, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_adopt, initargs=(self,))
+            self._pool.submit(int)  # with fork, the processes start at the first task, forked here
         finally:
             gc.unfreeze()
-            _FORKED = None
-        return pd.concat(scored).iloc[np.argsort(np.concatenate(rows), kind="stable")]
+        self._pool_forked_from = forked_from
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the scoring processes, if any were forked; the pipeline stays usable."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool, self._pool_forked_from = None, ()
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _score_chunk(self, df: pd.DataFrame, text_col: str, progress: ProgressFn | None) -> pd.DataFrame:
         a = self.analyse(df[text_col].tolist(), progress=progress)
         prep = a.prepared
-        out = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns]).copy()
-        out["cx_text"] = prep.text
-        out["cx_lang"] = prep.lang
-        out["cx_lang_conf"] = np.round(prep.lang_conf, 4)
-        out["cx_noise"] = prep.noise
-        out["cx_pillars"] = [";".join(PILLARS[j] for j in np.flatnonzero(row)) for row in a.pillar_pred]
-        for j, p in enumerate(PILLARS):
-            out[f"cx_{p}_prob"] = np.round(a.pillar_proba[:, j], 4)
-        for p in PILLARS:
-            out[f"cx_{p}_sentiment"] = [pol.get(p, "") for pol in a.pillar_polarity]
-        out["cx_sentiment"] = a.sentiment
-        out["cx_sentiment_score"] = np.round(a.sentiment_score, 4)
-        out["cx_model_version"] = self.heads.version
-        if self.effort is None:  # `effort = false`: the columns are left out, not left empty
-            return out
-        effort = self.effort.transform(prep.text, prep.lang)  # reads the cleaned text in its detected language
-        for column in EFFORT_COLUMNS:
-            out[column] = effort[column].array
-        return out
+        columns: dict[str, object] = {
+            "cx_text": prep.text,
+            "cx_lang": prep.lang,
+            "cx_lang_conf": np.round(prep.lang_conf, 4),
+            "cx_noise": prep.noise,
+            "cx_pillars": [";".join(PILLARS[j] for j in np.flatnonzero(row)) for row in a.pillar_pred],
+            **{f"cx_{p}_prob": np.round(a.pillar_proba[:, j], 4) for j, p in enumerate(PILLARS)},
+            **{f"cx_{p}_sentiment": [pol.get(p, "") for pol in a.pillar_polarity] for p in PILLARS},
+            "cx_sentiment": a.sentiment,
+            "cx_sentiment_score": np.round(a.sentiment_score, 4),
+            "cx_model_version": [self.heads.version] * len(df),
+        }
+        if self.effort is not None:  # `effort = false`: the columns are left out, not left empty
+            effort = self.effort.transform(prep.text, prep.lang)  # reads the cleaned text in its detected language
+            columns.update((column, effort[column].array) for column in EFFORT_COLUMNS)
+        kept = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns])
+        # one frame of the new columns put beside the input's: assigning ~30 columns one by one cost
+        # more than the heads (docs/performance.md)
+        return pd.concat([kept, pd.DataFrame(columns, index=df.index)], axis=1)
 
 
+_FORKED: Pipeline | None = None  # in a scoring process: the pipeline it was forked from
 
 
-_FORKED: Pipeline | None = None  # the pipeline a forked scoring process inherits
+def _adopt(pipeline: Pipeline) -> None:
+    global _FORKED
+    _FORKED = pipeline
 
 
 def _score_forked(job: tuple[pd.DataFrame, str]) -> pd.DataFrame:

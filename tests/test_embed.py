@@ -49,3 +49,23 @@ def test_longest_texts_are_embedded_first_so_batches_pad_little():
     lengths = [len(t) for t in embedder.seen]
     assert lengths == sorted(lengths, reverse=True) and len(embedder.chunks) == 2  # chunks of 8 batches of 2
     np.testing.assert_array_equal(vectors[:, 0], [len(t) for t in texts])  # rows still in input order
+
+
+def test_a_forked_process_writes_the_cache_through_its_own_connection(tmp_path):
+    import os
+
+    embedder = _embedder(tmp_path)
+    embedder.encode(["bra"])
+    inherited = embedder.cache._db
+    pid = os.fork()
+    if pid == 0:  # the child: embeds a new text, as a fast-tier scoring process does
+        try:
+            embedder.encode(["från barnet"])
+            os._exit(0 if embedder.cache._db is not inherited else 3)
+        except BaseException:
+            os._exit(2)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert embedder.cache._db is inherited  # the parent's connection is its own still
+    reader = _embedder(tmp_path)
+    reader.encode(["från barnet", "bra", "ny"])
+    assert reader.seen == ["ny"]  # the child's vector was committed

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,8 @@ def fast_pipeline():
         pytest.skip("fast tier or the embedder's ONNX tokenizer missing; run `make embedder`")
     from cxnlp.pipeline import Pipeline
 
-    return Pipeline.load(settings=Settings(cache_dir=None, **TIERS["fast"]))
+    with Pipeline.load(settings=Settings(cache_dir=None, **TIERS["fast"])) as pipeline:
+        yield pipeline
 
 
 def test_fast_tier_scores_with_its_own_heads(fast_pipeline):
@@ -69,6 +73,103 @@ def test_scoring_in_forked_chunks_gives_the_rows_one_process_gives(fast_pipeline
     same_alone = fast_pipeline.score(same, text_col="comment")
     fast_pipeline.workers = 2
     pd.testing.assert_frame_equal(fast_pipeline.score(same, text_col="comment"), same_alone)
+
+
+def _comments():
+    import pandas as pd
+
+    texts = ["Väntade 45 minuter i telefonkön men trevlig personal", "Hyggelig betjening", "Ringt tre ganger uten svar",
+             "Hidden fees on my bill, called three times", "Fick hjälp direkt", "Appen er tungvint"] * 5
+    return pd.DataFrame({"comment": texts})
+
+
+def _scoring_processes() -> set[int]:
+    return {child.pid for child in multiprocessing.active_children()}
+
+
+@pytest.fixture
+def in_two_processes(fast_pipeline, monkeypatch):
+    """The comments and their rows scored in one process; the pipeline then set, with no processes
+    forked yet, to score them in two."""
+    import cxnlp.pipeline
+
+    df = _comments()
+    fast_pipeline.workers = 1
+    alone = fast_pipeline.score(df, text_col="comment")
+    monkeypatch.setattr(cxnlp.pipeline, "MIN_ROWS_PER_WORKER", 5)  # so 30 rows are worth two processes
+    fast_pipeline.workers = 2
+    fast_pipeline.close()
+    return df, alone
+
+
+def test_scoring_processes_are_forked_once_and_never_score_with_a_replaced_component(fast_pipeline,
+                                                                                    in_two_processes):
+    import pandas as pd
+
+    from cxnlp.effort import EFFORT_COLUMNS
+
+    df, alone = in_two_processes
+    pd.testing.assert_frame_equal(fast_pipeline.score(df, text_col="comment"), alone)
+    forked = _scoring_processes()
+    assert len(forked) == 1
+    reversed_rows = df.iloc[::-1]
+    pd.testing.assert_frame_equal(fast_pipeline.score(reversed_rows, text_col="comment"), alone.iloc[::-1])
+    assert _scoring_processes() == forked  # the same process scored the second input
+    effort, fast_pipeline.effort = fast_pipeline.effort, None
+    try:
+        without = fast_pipeline.score(df, text_col="comment")
+    finally:
+        fast_pipeline.effort = effort
+    assert not set(EFFORT_COLUMNS) & set(without.columns)  # a process forked before the change would add them
+    assert not _scoring_processes() & forked
+    fast_pipeline.close()
+    assert not _scoring_processes()
+    pd.testing.assert_frame_equal(fast_pipeline.score(df, text_col="comment"), alone)  # usable after close
+
+
+def _die(job):
+    os._exit(1)
+
+
+def test_rows_of_a_scoring_process_that_dies_are_scored_here(fast_pipeline, in_two_processes, monkeypatch, caplog):
+    import pandas as pd
+
+    import cxnlp.pipeline
+
+    df, alone = in_two_processes
+    with monkeypatch.context() as patched:
+        patched.setattr(cxnlp.pipeline, "_score_forked", _die)
+        with caplog.at_level(logging.WARNING, logger="cxnlp.pipeline"):
+            scored = fast_pipeline.score(df, text_col="comment")
+    pd.testing.assert_frame_equal(scored, alone)
+    assert "a scoring process died" in caplog.text
+    pd.testing.assert_frame_equal(fast_pipeline.score(df, text_col="comment"), alone)  # forked anew
+
+
+def _score_in(pipeline, df, results) -> None:
+    results.put(pipeline.score(df, text_col="comment"))
+
+
+def test_a_daemon_process_such_as_a_dask_worker_scores_in_one_process(fast_pipeline, in_two_processes):
+    import pandas as pd
+
+    df, alone = in_two_processes
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    daemon = context.Process(target=_score_in, args=(fast_pipeline, df, results), daemon=True)
+    daemon.start()
+    scored = results.get(timeout=120)  # a daemon may not start processes: forking chunks would raise
+    daemon.join(timeout=60)
+    assert daemon.exitcode == 0
+    pd.testing.assert_frame_equal(scored, alone)
+
+
+def test_an_empty_frame_comes_back_with_the_output_columns(fast_pipeline):
+    from cxnlp.pipeline import OUTPUT_COLUMNS
+
+    empty = _comments().iloc[:0].assign(id=[])
+    scored = fast_pipeline.score(empty, text_col="comment")
+    assert scored.empty and list(scored.columns) == ["comment", "id", *OUTPUT_COLUMNS]
 
 
 def test_effort_turned_off_leaves_its_columns_out(fast_pipeline):
