@@ -10,6 +10,9 @@ import gc
 import json
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -397,6 +400,17 @@ _FORKED: Pipeline | None = None  # in a scoring process: the pipeline it was for
 def _adopt(pipeline: Pipeline) -> None:
     global _FORKED
     _FORKED = pipeline
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="cxnlp-orphan-watch", daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A scoring process outlives the pipeline's process only if that was killed outright (SIGKILL, the
+    out-of-memory killer, a scheduler's timeout), which gives it no chance to stop them: they stop
+    themselves, rather than idle for ever holding memory. (PR_SET_PDEATHSIG would fire when the forking
+    thread ends, not the process.)"""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _score_forked(job: tuple[pd.DataFrame, str]) -> pd.DataFrame:

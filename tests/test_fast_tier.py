@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +164,37 @@ def test_a_daemon_process_such_as_a_dask_worker_scores_in_one_process(fast_pipel
     daemon.join(timeout=60)
     assert daemon.exitcode == 0
     pd.testing.assert_frame_equal(scored, alone)
+
+
+def _score_then_wait(pipeline, df, pids) -> None:
+    pipeline.score(df, text_col="comment")
+    pids.put(sorted(_scoring_processes()))
+    time.sleep(600)  # killed by the test long before
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs: an orphan no one reaps stays a zombie, which `os.kill(pid, 0)` still finds."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_scoring_processes_stop_when_the_process_that_forked_them_is_killed(fast_pipeline, in_two_processes):
+    df, _ = in_two_processes
+    context = multiprocessing.get_context("fork")
+    pids = context.Queue()
+    job = context.Process(target=_score_then_wait, args=(fast_pipeline, df, pids))  # a nightly run, say
+    job.start()
+    forked = pids.get(timeout=120)
+    assert len(forked) == 1 and _running(forked[0])
+    os.kill(job.pid, signal.SIGKILL)  # no chance to close its pipeline
+    job.join(timeout=10)
+    deadline = time.monotonic() + 15
+    while _running(forked[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(forked[0])
 
 
 def test_an_empty_frame_comes_back_with_the_output_columns(fast_pipeline):
