@@ -133,12 +133,15 @@ def _die(job):
     os._exit(1)
 
 
-def test_rows_of_a_scoring_process_that_dies_are_scored_here(fast_pipeline, in_two_processes, monkeypatch, caplog):
+@pytest.mark.parametrize("workers", [2, 3])  # with 3, both scoring processes die: each chunk is scored here
+def test_rows_of_a_scoring_process_that_dies_are_scored_here(fast_pipeline, in_two_processes, monkeypatch, caplog,
+                                                             workers):
     import pandas as pd
 
     import cxnlp.pipeline
 
     df, alone = in_two_processes
+    fast_pipeline.workers = workers
     with monkeypatch.context() as patched:
         patched.setattr(cxnlp.pipeline, "_score_forked", _die)
         with caplog.at_level(logging.WARNING, logger="cxnlp.pipeline"):
