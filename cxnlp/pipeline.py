@@ -15,9 +15,10 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -314,6 +315,10 @@ class Pipeline:
         distinct texts, which is what costs. The rows come back in their order, and each row is scored
         as it would be alone."""
         require_column(df, text_col, "the DataFrame")
+        with _collector_skips_older_objects():
+            return self._score(df, text_col, progress)
+
+    def _score(self, df: pd.DataFrame, text_col: str, progress: ProgressFn | None) -> pd.DataFrame:
         chunks = min(self.workers, len(df) // MIN_ROWS_PER_WORKER)
         if (chunks < 2 or "fork" not in multiprocessing.get_all_start_methods()
                 or multiprocessing.current_process().daemon):  # a Dask worker, say: it may not start processes
@@ -348,13 +353,10 @@ class Pipeline:
         if self._pool is not None and all(a is b for a, b in zip(forked_from, self._pool_forked_from)):
             return self._pool
         self.close()
-        gc.freeze()  # the loaded models stay out of the children's collections, which would copy their pages
-        try:
+        with _collector_skips_older_objects():  # and so the children's, which would copy the models' pages
             self._pool = ProcessPoolExecutor(self.workers - 1, mp_context=multiprocessing.get_context("fork"),
                                              initializer=_adopt, initargs=(self,))
             self._pool.submit(int)  # with fork, the processes start at the first task, forked here
-        finally:
-            gc.unfreeze()
         self._pool_forked_from = forked_from
         return self._pool
 
@@ -392,6 +394,23 @@ class Pipeline:
         # one frame of the new columns put beside the input's: assigning ~30 columns one by one cost
         # more than the heads (docs/performance.md)
         return pd.concat([kept, pd.DataFrame(columns, index=df.index)], axis=1)
+
+
+@contextmanager
+def _collector_skips_older_objects() -> Iterator[None]:
+    """Keep the objects that exist now (the loaded models: some 330,000) out of the garbage collector's
+    passes until the block ends: scoring 10,000 comments in one process set off a full pass, which spent
+    0.15 s on them (collection time of the call 0.19 s, 0.05 s frozen). `gc.freeze` and `gc.unfreeze` only
+    move list heads. If something froze objects already (a forked scoring process, the caller), that is
+    left as it is."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 _FORKED: Pipeline | None = None  # in a scoring process: the pipeline it was forked from

@@ -1,3 +1,5 @@
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +92,27 @@ def test_a_clause_that_is_another_comment_is_not_embedded_again(toy_pipeline):
     reused = prep.clause_text.index("The queue took forty minutes")
     np.testing.assert_array_equal(prep.clause_vecs[reused], prep.embeddings[1])
     assert prep.lang[1] == prep.lang[2] and prep.clauses[1] == prep.clauses[2]
+
+
+class FreezeRecordingEmbedder(RecordingEmbedder):
+    """Notes how many objects the garbage collector was told to skip while it embedded."""
+
+    def encode(self, texts, progress=None):
+        self.frozen = gc.get_freeze_count()
+        return super().encode(texts, progress)
+
+
+def test_scoring_keeps_older_objects_out_of_the_collector_and_leaves_it_as_it_found_it(toy_pipeline):
+    recorder = FreezeRecordingEmbedder(toy_pipeline.embedder)
+    pipe = Pipeline(recorder, toy_pipeline.heads)
+    df = pd.DataFrame({"comment": ["Rude staff", "Waited forty minutes in the queue"]})
+    gc.unfreeze()
+    try:
+        pipe.score(df)
+        assert recorder.frozen > 0  # the loaded models, among others, were not traversed while it scored
+        assert gc.get_freeze_count() == 0  # nothing the caller made stays uncollectable after the call
+        gc.freeze()
+        pipe.score(df)
+        assert gc.get_freeze_count() > 0  # the caller's own freeze is not undone
+    finally:
+        gc.unfreeze()
