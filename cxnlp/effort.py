@@ -335,13 +335,14 @@ class _TokenPatterns:
         by_lower, by_norm, anywhere = self.openers[LOWER], self.openers[NORM], self.open_anywhere
         found: dict[tuple[str, int, int], None] = {}
         present = set(lowers)
+        closable = [closers is None or not closers.isdisjoint(present) for _, _, closers in self.patterns]
         for start, (lower, norm) in enumerate(zip(lowers, norms)):
             if not (anywhere or lower in by_lower or norm in by_norm):
                 continue
             for index in sorted({*by_lower.get(lower, ()), *by_norm.get(norm, ()), *anywhere}):
-                label, tests, closers = self.patterns[index]
-                if closers is not None and closers.isdisjoint(present):
+                if not closable[index]:  # the doc lacks the pattern's last word
                     continue
+                label, tests, _ = self.patterns[index]
                 for end in _ends(tests, start, lowers, norms):
                     if end > start:
                         found[label, start, end] = None
