@@ -328,14 +328,18 @@ class _TokenPatterns:
 
     def may_match(self, present: set[int]) -> bool:
         """False when no pattern can match a doc holding these LOWER hashes: each lacks its last word."""
-        return any(closers is None or not closers.isdisjoint(present) for _, _, closers in self.patterns)
+        return any(self._closable(present))
+
+    def _closable(self, present: set[int]) -> list[bool]:
+        """For each pattern, whether a doc holding these LOWER hashes has a word that can end it."""
+        return [closers is None or not closers.isdisjoint(present) for _, _, closers in self.patterns]
 
     def __call__(self, doc: Doc) -> list[tuple[str, int, int]]:
         lowers, norms = doc.to_array(LOWER).tolist(), doc.to_array(NORM).tolist()
         by_lower, by_norm, anywhere = self.openers[LOWER], self.openers[NORM], self.open_anywhere
         found: dict[tuple[str, int, int], None] = {}
         present = set(lowers)
-        closable = [closers is None or not closers.isdisjoint(present) for _, _, closers in self.patterns]
+        closable = self._closable(present)
         for start, (lower, norm) in enumerate(zip(lowers, norms)):
             if not (anywhere or lower in by_lower or norm in by_norm):
                 continue

@@ -353,10 +353,11 @@ class Pipeline:
         if self._pool is not None and all(a is b for a, b in zip(forked_from, self._pool_forked_from)):
             return self._pool
         self.close()
-        with _collector_skips_older_objects():  # and so the children's, which would copy the models' pages
-            self._pool = ProcessPoolExecutor(self.workers - 1, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_adopt, initargs=(self,))
-            self._pool.submit(int)  # with fork, the processes start at the first task, forked here
+        # forked inside `score`'s `_collector_skips_older_objects`: the children keep the models frozen out
+        # of their collections, which would otherwise copy the models' pages
+        self._pool = ProcessPoolExecutor(self.workers - 1, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_adopt, initargs=(self,))
+        self._pool.submit(int)  # with fork, the processes start at the first task, forked here
         self._pool_forked_from = forked_from
         return self._pool
 
