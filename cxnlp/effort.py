@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -47,7 +48,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 import spacy
-from spacy.attrs import LOWER, NORM
+from spacy.attrs import IS_PUNCT, IS_QUOTE, LOWER, NORM
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
@@ -280,9 +281,13 @@ class _TokenPatterns:
 
     def __init__(self, nlp: Language) -> None:
         self.strings = nlp.vocab.strings
+        # (label, a test per spec, the LOWER hashes the word after the first may have or None for any)
         self.patterns: list[tuple[str, list[tuple[Callable[[int, int], bool], bool]], frozenset[int] | None]] = []
         self.openers: dict[int, dict[int, list[int]]] = {LOWER: {}, NORM: {}}  # attr -> hash -> patterns
         self.open_anywhere: list[int] = []  # patterns opening with a REGEX or an optional word
+        self.closed_by: dict[int, list[int]] = {}  # LOWER hash -> the patterns whose last word it can be
+        self.close_anywhere: list[int] = []  # patterns whose last word is a REGEX or optional
+        self._opened: dict[tuple[int, int], tuple[int, ...]] = {}  # (LOWER, NORM) opener -> the patterns it opens
 
     def __len__(self) -> int:
         return len(self.patterns)
@@ -290,7 +295,12 @@ class _TokenPatterns:
     def add(self, label: str, patterns: Iterable[Sequence[dict]]) -> None:
         for pattern in patterns:
             index = len(self.patterns)
-            self.patterns.append((label, [self._test(spec) for spec in pattern], self._closers(pattern[-1])))
+            self.patterns.append((label, [self._test(spec) for spec in pattern], self._second_words(pattern)))
+            closers = None if pattern[-1].get("OP") else self._plain_words(pattern[-1])
+            if closers is None:
+                self.close_anywhere.append(index)
+            for key in closers or ():
+                self.closed_by.setdefault(key, []).append(index)
             first = pattern[0]
             value = first.get("LOWER", first.get("NORM"))
             if first.get("OP") or (isinstance(value, dict) and "IN" not in value):
@@ -299,14 +309,30 @@ class _TokenPatterns:
                 openers = self.openers[LOWER if "LOWER" in first else NORM]
                 for word in (value["IN"] if isinstance(value, dict) else [value]):
                     openers.setdefault(self.strings.add(word), []).append(index)
+        self._opened.clear()
 
-    def _closers(self, spec: dict) -> frozenset[int] | None:
-        """The LOWER hashes a pattern's last word can have, when it is a plain word or a set of them:
-        a doc holding none of them cannot match the pattern anywhere."""
+    def _plain_words(self, spec: dict) -> frozenset[int] | None:
+        """The LOWER hashes a spec's word can have, when it is a plain word or a set of them. A doc holding
+        none of a pattern's last word's cannot match it anywhere."""
         value = spec.get("LOWER")
-        if spec.get("OP") or not (isinstance(value, str) or (isinstance(value, dict) and "IN" in value)):
+        if not (isinstance(value, str) or (isinstance(value, dict) and "IN" in value)):
             return None
         return frozenset(self.strings.add(word) for word in ([value] if isinstance(value, str) else value["IN"]))
+
+    def _second_words(self, pattern: Sequence[dict]) -> frozenset[int] | None:
+        """The LOWER hashes the word after a pattern's first can have, when the pattern needs a second word
+        and every spec that may be it is plain words: most tries fail there ("3 av", "två och")."""
+        if pattern[0].get("OP"):
+            return None
+        keys: set[int] = set()
+        for spec in pattern[1:]:
+            words = self._plain_words(spec)
+            if words is None:
+                return None
+            keys |= words
+            if not spec.get("OP"):
+                return frozenset(keys)
+        return None  # the pattern may end after its first word
 
     def _test(self, spec: dict) -> tuple[Callable[[int, int], bool], bool]:
         """(test of a word's LOWER and NORM hashes, whether it may repeat or be absent) for one spec."""
@@ -328,25 +354,36 @@ class _TokenPatterns:
 
     def may_match(self, present: set[int]) -> bool:
         """False when no pattern can match a doc holding these LOWER hashes: each lacks its last word."""
-        return any(self._closable(present))
+        return bool(self.close_anywhere) or not self.closed_by.keys().isdisjoint(present)
 
-    def _closable(self, present: set[int]) -> list[bool]:
-        """For each pattern, whether a doc holding these LOWER hashes has a word that can end it."""
-        return [closers is None or not closers.isdisjoint(present) for _, _, closers in self.patterns]
+    def _closable(self, present: set[int]) -> set[int]:
+        """The patterns a doc holding these LOWER hashes has a word to end."""
+        closable = set(self.close_anywhere)
+        for key in self.closed_by.keys() & present:
+            closable.update(self.closed_by[key])
+        return closable
 
     def __call__(self, doc: Doc) -> list[tuple[str, int, int]]:
-        lowers, norms = doc.to_array(LOWER).tolist(), doc.to_array(NORM).tolist()
+        return self.match(doc.to_array(LOWER).tolist(), doc.to_array(NORM).tolist())
+
+    def match(self, lowers: Sequence[int], norms: Sequence[int]) -> list[tuple[str, int, int]]:
+        """The matches in a doc given as its words' LOWER and NORM hashes."""
         by_lower, by_norm, anywhere = self.openers[LOWER], self.openers[NORM], self.open_anywhere
         found: dict[tuple[str, int, int], None] = {}
-        present = set(lowers)
-        closable = self._closable(present)
+        closable = self._closable(set(lowers))
+        last = len(lowers) - 1
         for start, (lower, norm) in enumerate(zip(lowers, norms)):
             if not (anywhere or lower in by_lower or norm in by_norm):
                 continue
-            for index in sorted({*by_lower.get(lower, ()), *by_norm.get(norm, ()), *anywhere}):
-                if not closable[index]:  # the doc lacks the pattern's last word
-                    continue
-                label, tests, _ = self.patterns[index]
+            following = lowers[start + 1] if start < last else None
+            key = (lower if lower in by_lower else 0, norm if norm in by_norm else 0)  # not every number's own
+            opened = self._opened.get(key)
+            if opened is None:
+                opened = self._opened[key] = tuple(sorted({*by_lower.get(lower, ()), *by_norm.get(norm, ()), *anywhere}))
+            for index in opened:
+                label, tests, second = self.patterns[index]
+                if index not in closable or (second is not None and following not in second):
+                    continue  # the doc lacks the pattern's last word, or the next word cannot go on with it
                 for end in _ends(tests, start, lowers, norms):
                     if end > start:
                         found[label, start, end] = None
@@ -523,11 +560,13 @@ class EffortMentions:
     # ------------------------------------------------------------ matching
 
     def __call__(self, doc: Doc) -> Doc:
-        candidates = [self._candidate(label, doc[s:e]) for label, s, e in self.matcher(doc)]
+        lower_keys = doc.to_array(LOWER).tolist()
+        matches = self.matcher.match(lower_keys, doc.to_array(NORM).tolist())
+        candidates = [self._candidate(label, doc[s:e]) for label, s, e in matches]
         doc._.cx_effort, doc._.cx_effort_read = [], bool(candidates)
         if not candidates:
             return doc
-        ctx = _Context(doc, self.lexicon, doc.to_array(LOWER).tolist())
+        ctx = _Context(doc, self.lexicon, lower_keys)
         # overlapping readings: the longest wins ("om och om igen" over "igen"), one per span
         longest = {(s.start, s.end) for s in filter_spans([c.span for c in candidates])}
         candidates = list({(c.span.start, c.span.end): c for c in candidates
@@ -695,11 +734,6 @@ class EffortMentions:
         return EffortMention(kind, cand.value, span.text, span.start_char, span.end_char, polarity, channel)
 
 
-def _breaks(token: Token) -> bool:
-    """Punctuation that ends a stretch of words; quotes do not ('sa "3 dagar"')."""
-    return token.is_punct and not token.is_quote
-
-
 class _Context:
     """What the cue words say around each token of one doc, and the clause each token is in."""
 
@@ -720,6 +754,11 @@ class _Context:
         for sent in doc.sents:
             self.clause.extend([range(sent.start, sent.end)] * (sent.end - sent.start))
 
+    @cached_property
+    def breaks(self) -> list[bool]:
+        """Per token: punctuation that ends a stretch of words; quotes do not ('sa "3 dagar"')."""
+        return [punct and not quote for punct, quote in self.doc.to_array([IS_PUNCT, IS_QUOTE]).tolist()]
+
     def has(self, i: int, category: str) -> bool:
         return 0 <= i < len(self.doc) and category in self.cues[i]
 
@@ -735,22 +774,33 @@ class _Context:
     def in_clause(self, i: int, category: str, exclude: range = range(0)) -> bool:
         return any(self.has(j, category) for j in self.clause[i] if j not in exclude)
 
-    def _before(self, i: int, width: int, stop_at_punct: bool) -> Iterable[int]:
-        for j in range(i - 1, max(i - width, 0) - 1, -1):
-            if not self.same_clause(i, j) or (stop_at_punct and _breaks(self.doc[j])):
-                return
-            yield j
+    def _before(self, i: int, width: int, stop_at_punct: bool) -> range:
+        """Up to `width` tokens before `i`, nearest first, in its clause."""
+        if width <= 0:
+            return range(0)
+        low = max(i - width, self.clause[i].start)
+        if stop_at_punct:
+            for j in range(i - 1, low - 1, -1):
+                if self.breaks[j]:
+                    return range(i - 1, j, -1)
+        return range(i - 1, low - 1, -1)
 
-    def _after(self, end: int, width: int, stop_at_punct: bool) -> Iterable[int]:
+    def _after(self, end: int, width: int, stop_at_punct: bool) -> range:
         """Up to `width` tokens from `end` on, in the clause of the token just before `end`."""
-        for j in range(end, min(end + width, len(self.doc))):
-            if not self.same_clause(max(end - 1, 0), j) or (stop_at_punct and _breaks(self.doc[j])):
-                return
-            yield j
+        high = min(end + width, len(self.doc))
+        if high <= end:
+            return range(0)
+        high = min(high, self.clause[max(end - 1, 0)].stop)
+        if stop_at_punct:
+            for j in range(end, high):
+                if self.breaks[j]:
+                    return range(end, j)
+        return range(end, high)
 
     def near(self, start: int, end: int, category: str, before: int, after: int, stop_at_punct: bool = False) -> bool:
-        return any(self.has(j, category) for j in self._before(start, before, stop_at_punct)) or any(
-            self.has(j, category) for j in self._after(end, after, stop_at_punct))
+        cues = self.cues
+        return any(category in cues[j] for j in self._before(start, before, stop_at_punct)) or any(
+            category in cues[j] for j in self._after(end, after, stop_at_punct))
 
     def negated(self, i: int) -> bool:
         """A negation within a few words before `i`, in the same stretch of text."""

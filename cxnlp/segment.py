@@ -9,6 +9,7 @@ component that starts a new clause at a contrast word read from
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Sequence
 
@@ -20,6 +21,7 @@ from spacy.tokens import Doc
 # cxnlp language code -> spaCy blank pipeline; `und` uses the multi-language pipeline.
 SPACY_LANG = {"sv": "sv", "no": "nb", "en": "en", "und": "xx"}
 MIN_CLAUSE_TOKENS = 1  # words needed on each side of a contrast word to split there
+CLAUSE_EDGES = " ,;:-"  # stripped from both ends of a clause
 
 
 def load_contrast_words() -> dict[str, list[str]]:
@@ -55,11 +57,16 @@ class Segmenter:
     def __init__(self) -> None:
         contrast = load_contrast_words()
         self._nlp: dict[str, Language] = {}
+        # per pipeline: the marks its sentencizer ends a sentence on, and any of its contrast words (as a
+        # substring of the lower-cased text), for telling a comment it keeps whole without running it
+        self._splitters: dict[str, tuple[str, re.Pattern[str], re.Pattern[str]]] = {}
         for code in set(SPACY_LANG.values()):
             nlp = spacy.blank(code)
-            nlp.add_pipe("sentencizer")
+            ends = "".join(sorted(nlp.add_pipe("sentencizer").punct_chars))
             nlp.add_pipe("cx_contrast_clauses", config={"words": contrast[code]})
             self._nlp[code] = nlp
+            self._splitters[code] = (ends, re.compile(f"[{re.escape(ends)}]"),
+                                     re.compile("|".join(re.escape(w.lower()) for w in contrast[code]) or "(?!)"))
 
     def split(self, texts: Sequence[str], langs: Sequence[str] | None = None) -> list[list[str]]:
         """Clauses of each text, in order; an empty text gives an empty list."""
@@ -69,11 +76,26 @@ class Segmenter:
         for i, lang in enumerate(langs):
             by_pipeline.setdefault(SPACY_LANG.get(lang, "xx"), []).append(i)
         for code, idx in by_pipeline.items():
-            docs = self._nlp[code].pipe((texts[i] for i in idx), batch_size=256)
-            for i, doc in zip(idx, docs):
+            rest = []
+            for i in idx:
+                if self._one_clause(texts[i], code):
+                    out[i] = [texts[i].strip(CLAUSE_EDGES)]
+                else:
+                    rest.append(i)
+            for i, doc in zip(rest, self._nlp[code].pipe((texts[i] for i in rest), batch_size=256)):
                 out[i] = _clauses(doc)
         return out
 
+    def _one_clause(self, text: str, code: str) -> bool:
+        """Whether the pipeline would keep `text` whole, told without running it (most short comments): no
+        sentence-ending mark but in its trailing run, no contrast word even inside another word, and a word of
+        letters only, which the clause is kept for. Every mark the sentencizer ends on is punctuation to
+        spaCy, so a trailing run of them starts no sentence."""
+        ends, end_mark, contrast_word = self._splitters[code]
+        body = text.rstrip(ends)
+        return (bool(body) and not end_mark.search(body)
+                and not contrast_word.search(text.lower()) and any(word.isalpha() for word in body.split()))
+
 
 def _clauses(doc: Doc) -> list[str]:
-    return [span.text.strip(" ,;:-") for span in doc.sents if any(t.is_alpha or t.like_num for t in span)]
+    return [span.text.strip(CLAUSE_EDGES) for span in doc.sents if any(t.is_alpha or t.like_num for t in span)]
