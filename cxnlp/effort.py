@@ -285,8 +285,9 @@ class _TokenPatterns:
         self.patterns: list[tuple[str, list[tuple[Callable[[int, int], bool], bool]], frozenset[int] | None]] = []
         self.openers: dict[int, dict[int, list[int]]] = {LOWER: {}, NORM: {}}  # attr -> hash -> patterns
         self.open_anywhere: list[int] = []  # patterns opening with a REGEX or an optional word
-        self.closed_by: dict[int, list[int]] = {}  # LOWER hash -> the patterns whose last word it can be
-        self.close_anywhere: list[int] = []  # patterns whose last word is a REGEX or optional
+        # a doc lacking every word of some spec a pattern must match cannot hold the pattern: the last such spec
+        self.needed_by: dict[int, list[int]] = {}  # LOWER hash -> the patterns whose needed spec it is a word of
+        self.need_no_word: list[int] = []  # patterns with no spec of plain words that must match
         self._opened: dict[tuple[int, int], tuple[int, ...]] = {}  # (LOWER, NORM) opener -> the patterns it opens
 
     def __len__(self) -> int:
@@ -296,11 +297,12 @@ class _TokenPatterns:
         for pattern in patterns:
             index = len(self.patterns)
             self.patterns.append((label, [self._test(spec) for spec in pattern], self._second_words(pattern)))
-            closers = None if pattern[-1].get("OP") else self._plain_words(pattern[-1])
-            if closers is None:
-                self.close_anywhere.append(index)
-            for key in closers or ():
-                self.closed_by.setdefault(key, []).append(index)
+            needed = next((words for spec in reversed(pattern)
+                           if not spec.get("OP") and (words := self._plain_words(spec)) is not None), None)
+            if needed is None:
+                self.need_no_word.append(index)
+            for key in needed or ():
+                self.needed_by.setdefault(key, []).append(index)
             first = pattern[0]
             value = first.get("LOWER", first.get("NORM"))
             if first.get("OP") or (isinstance(value, dict) and "IN" not in value):
@@ -312,8 +314,7 @@ class _TokenPatterns:
         self._opened.clear()
 
     def _plain_words(self, spec: dict) -> frozenset[int] | None:
-        """The LOWER hashes a spec's word can have, when it is a plain word or a set of them. A doc holding
-        none of a pattern's last word's cannot match it anywhere."""
+        """The LOWER hashes a spec's word can have, when it is a plain word or a set of them."""
         value = spec.get("LOWER")
         if not (isinstance(value, str) or (isinstance(value, dict) and "IN" in value)):
             return None
@@ -353,15 +354,15 @@ class _TokenPatterns:
         return (lambda lower, token_norm: regex.search(strings[lower]) is not None), repeat
 
     def may_match(self, present: set[int]) -> bool:
-        """False when no pattern can match a doc holding these LOWER hashes: each lacks its last word."""
-        return bool(self.close_anywhere) or not self.closed_by.keys().isdisjoint(present)
+        """False when no pattern can match a doc holding these LOWER hashes: each lacks a word it needs."""
+        return bool(self.need_no_word) or not self.needed_by.keys().isdisjoint(present)
 
-    def _closable(self, present: set[int]) -> set[int]:
-        """The patterns a doc holding these LOWER hashes has a word to end."""
-        closable = set(self.close_anywhere)
-        for key in self.closed_by.keys() & present:
-            closable.update(self.closed_by[key])
-        return closable
+    def _possible(self, present: set[int]) -> set[int]:
+        """The patterns a doc holding these LOWER hashes has the needed words of."""
+        possible = set(self.need_no_word)
+        for key in self.needed_by.keys() & present:
+            possible.update(self.needed_by[key])
+        return possible
 
     def __call__(self, doc: Doc) -> list[tuple[str, int, int]]:
         return self.match(doc.to_array(LOWER).tolist(), doc.to_array(NORM).tolist())
@@ -370,7 +371,7 @@ class _TokenPatterns:
         """The matches in a doc given as its words' LOWER and NORM hashes."""
         by_lower, by_norm, anywhere = self.openers[LOWER], self.openers[NORM], self.open_anywhere
         found: dict[tuple[str, int, int], None] = {}
-        closable = self._closable(set(lowers))
+        possible = self._possible(set(lowers))
         last = len(lowers) - 1
         for start, (lower, norm) in enumerate(zip(lowers, norms)):
             if not (anywhere or lower in by_lower or norm in by_norm):
@@ -382,8 +383,8 @@ class _TokenPatterns:
                 opened = self._opened[key] = tuple(sorted({*by_lower.get(lower, ()), *by_norm.get(norm, ()), *anywhere}))
             for index in opened:
                 label, tests, second = self.patterns[index]
-                if index not in closable or (second is not None and following not in second):
-                    continue  # the doc lacks the pattern's last word, or the next word cannot go on with it
+                if index not in possible or (second is not None and following not in second):
+                    continue  # the doc lacks a word the pattern needs, or the next word cannot go on with it
                 for end in _ends(tests, start, lowers, norms):
                     if end > start:
                         found[label, start, end] = None
@@ -461,11 +462,17 @@ class EffortNumbers:
             elif ordinal is not None:
                 token = doc[i]
                 token._.cx_ordinal, token.norm_ = ordinal, ORDINAL_NORM
-        if numbers and self.half_matcher.may_match(set(lower_keys)):  # most docs have no "halv"
-            self._merge(doc, [doc[s:e] for _, s, e in self.half_matcher(doc)], lambda span: span[0]._.cx_num + 0.5)
-        numbers += self._merge(doc, self.phrase_matcher(doc, as_spans=True),
-                               lambda span: self.phrases[" ".join(t.lower_ for t in span)])
-        if numbers >= 2 and len(self.range_matcher):  # a range needs two numbers (counted before merging: at least)
+        present, merged = set(lower_keys), 0
+        if numbers and self.half_matcher.may_match(present):  # most docs have no "halv"
+            merged += self._merge(doc, [doc[s:e] for _, s, e in self.half_matcher(doc)],
+                                  lambda span: span[0]._.cx_num + 0.5)
+        phrases = self._merge(doc, self.phrase_matcher(doc, as_spans=True),
+                              lambda span: self.phrases[" ".join(t.lower_ for t in span)])
+        numbers, merged = numbers + phrases, merged + phrases
+        if merged:
+            present = set(doc.to_array(LOWER).tolist())
+        # a range needs two numbers (counted before merging: at least) and a word between them
+        if numbers >= 2 and self.range_matcher.may_match(present):
             self._merge(doc, [doc[s:e] for _, s, e in self.range_matcher(doc)],
                         lambda span: (span[0]._.cx_num + span[-1]._.cx_num) / 2)
         return doc
@@ -580,8 +587,8 @@ class EffortMentions:
         return doc
 
     def _candidate(self, label: str, span: Span) -> _Candidate:
-        lowered = " ".join(t.lower_ for t in span)
         if label in self.phrase_values:
+            lowered = " ".join(t.lower_ for t in span)
             return _Candidate("TIMES" if label == "TIMES_SINGLE" else label, span, self.phrase_values[label][lowered])
         if label in ("WAIT", "WAIT_GENITIVE"):
             table = self.units if label == "WAIT" else self.genitive_units
@@ -750,6 +757,10 @@ class _Context:
                 self.cues[i] = self.cues[i] | {category}
                 if category in ROLES and (e - s, -ROLES.index(category)) > rank.get(i, (0, -99)):
                     rank[i], self.roles[i] = (e - s, -ROLES.index(category)), category
+        self.where: dict[str, list[int]] = {}  # category -> the tokens it is a cue on: most are on none
+        for i, cats in enumerate(self.cues):
+            for category in cats:
+                self.where.setdefault(category, []).append(i)
         self.clause: list[range] = []  # token -> the tokens of its clause
         for sent in doc.sents:
             self.clause.extend([range(sent.start, sent.end)] * (sent.end - sent.start))
@@ -772,7 +783,8 @@ class _Context:
         return j in self.clause[i]
 
     def in_clause(self, i: int, category: str, exclude: range = range(0)) -> bool:
-        return any(self.has(j, category) for j in self.clause[i] if j not in exclude)
+        clause = self.clause[i]
+        return any(j in clause and j not in exclude for j in self.where.get(category, ()))
 
     def _before(self, i: int, width: int, stop_at_punct: bool) -> range:
         """Up to `width` tokens before `i`, nearest first, in its clause."""
@@ -798,30 +810,38 @@ class _Context:
         return range(end, high)
 
     def near(self, start: int, end: int, category: str, before: int, after: int, stop_at_punct: bool = False) -> bool:
-        cues = self.cues
-        return any(category in cues[j] for j in self._before(start, before, stop_at_punct)) or any(
-            category in cues[j] for j in self._after(end, after, stop_at_punct))
+        found = self.where.get(category)
+        if not found:  # the windows are not worked out for a category the doc lacks
+            return False
+        preceding, following = self._before(start, before, stop_at_punct), self._after(end, after, stop_at_punct)
+        return any(j in preceding or j in following for j in found)
 
     def negated(self, i: int) -> bool:
         """A negation within a few words before `i`, in the same stretch of text."""
-        return any(self.has(j, "negation") for j in self._before(i, NEGATION_WINDOW, stop_at_punct=True))
+        found = self.where.get("negation")
+        return bool(found) and _any_in(found, self._before(i, NEGATION_WINDOW, stop_at_punct=True))
 
     def negated_need(self, start: int) -> bool:
         """'inte behövt vänta', 'never had to wait': a negation governing a need or wait word."""
+        if "negation" not in self.where or "need" not in self.where:
+            return False
         window = list(self._before(start, CUE_WINDOW, stop_at_punct=True))
         return any(self.has(n, "negation") and any(self.has(w, "need") for w in window if n < w <= n + NEGATION_WINDOW)
                    for n in window)
 
     def praised(self, i: int) -> bool:
         """Praise in the clause, or in a short sentence right after it ("...took two minutes. Smooth.")."""
+        if "praise" not in self.where:
+            return False
         clause = self.clause[i]
         ends_sentence = self.doc[clause.stop - 1].text[-1] in ".!?"  # not "..., annars bra"
         following = self.clause[clause.stop] if clause.stop < len(self.doc) and ends_sentence else range(0)
-        nearby = [*clause, *(following if len(following) <= SHORT_SENTENCE else ())]
-        return any(self.has(j, "praise") and not self.negated(j) for j in nearby)
+        following = following if len(following) <= SHORT_SENTENCE else range(0)
+        return any((j in clause or j in following) and not self.negated(j) for j in self.where["praise"])
 
     def negated_praise(self, i: int) -> bool:
-        return any(self.has(j, "praise") and self.negated(j) for j in self.clause[i])
+        clause = self.clause[i]
+        return any(j in clause and self.negated(j) for j in self.where.get("praise", ()))
 
     def nearest_role(self, span: Span, before_only: bool) -> int | None:
         """The closest verb or noun saying what a count is about, looking back first."""
@@ -849,16 +869,23 @@ class _Context:
 
     def obliged(self, i: int) -> bool:
         """'fick förklara', 'had to explain': the customer made to do something."""
-        return any(self.has(j, "obligation") for j in self._before(i, CUE_WINDOW, stop_at_punct=True))
+        found = self.where.get("obligation")
+        return bool(found) and _any_in(found, self._before(i, CUE_WINDOW, stop_at_punct=True))
 
     def by_someone_else(self, cue: int, kind: str) -> bool:
         """'ni ringde mig', 'blev kontaktad', 'you've sent the wrong item': the company acting."""
+        if not any(category in self.where for category in ("third_party", "passive", "customer_object")):
+            return False  # only these say so
         for j in self._before(cue, NEGATION_WINDOW, stop_at_punct=True):
             if self.has(j, "first_person"):
                 return False
             if self.has(j, "third_party") or (kind == "contacts" and self.has(j, "passive")):
                 return True
         return kind == "contacts" and any(self.has(j, "customer_object") for j in self._after(cue + 1, 1, True))
+
+
+def _any_in(positions: Iterable[int], window: range) -> bool:
+    return any(j in window for j in positions)
 
 
 # ---------------------------------------------------------------- the extractor
