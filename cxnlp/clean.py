@@ -22,6 +22,7 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200e\u200f\u2060\ufeff\u00ad]")  # not U+200D, emoji need it
 _SPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 _EDGE_PUNCT = " \t.,;:!?-–—_*'\"()[]{}/\\|"
 
 
@@ -64,11 +65,12 @@ class PiiRule:
     placeholder: str
     pattern: re.Pattern[str]
     validate: Callable[[re.Match[str]], bool] | None = None
+    needs: str = "digit"  # what a text must hold to be searched at all: "digit" or "@"
 
 
 # Applied in order: identity numbers before phones, so a phone pattern never half-eats one.
 PII_RULES: tuple[PiiRule, ...] = (
-    PiiRule("[email]", _EMAIL),
+    PiiRule("[email]", _EMAIL, needs="@"),
     PiiRule("[personnummer]", re.compile(r"(?<![\w-])(?:19|20)?\d{6}[-+ ]?\d{4}(?![\w-])"), _valid_personnummer),
     PiiRule("[fodselsnummer]", re.compile(r"(?<![\w-])\d{6} ?\d{5}(?![\w-])"), _valid_fodselsnummer),
     PiiRule(
@@ -112,10 +114,13 @@ def redact(text: str) -> str:
     """Replace personal data with placeholders such as `[email]` and `[phone]`.
 
     Where a rule's pattern has a group named `pii`, only that group is replaced, so the
-    context word that identified it ("tlf:") stays readable.
+    context word that identified it ("tlf:") stays readable. A rule is only searched for in a text
+    holding what it needs: most comments have no "@" and many no digit.
     """
+    holds = {"@": "@" in text, "digit": _DIGIT.search(text) is not None}  # no placeholder adds either
     for rule in PII_RULES:
-        text = rule.pattern.sub(lambda m, r=rule: _replacement(r, m), text)
+        if holds[rule.needs]:
+            text = rule.pattern.sub(lambda m, r=rule: _replacement(r, m), text)
     return text
 
 
