@@ -131,11 +131,11 @@ class ProfileNaiveBayes:
         scores, grams = text_words @ word_scores, text_words @ word_grams
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         scores /= scores.sum(axis=1, keepdims=True)
-        out = []
-        for row, n_grams in zip(scores, grams):
-            order = np.argsort(-row, kind="stable")
-            out.append([(self.languages_[j], float(row[j])) for j in order if row[j] > 0.1] if n_grams else [])
-        return out
+        order = np.argsort(-scores, axis=1, kind="stable")
+        kept = np.take_along_axis(scores, order, axis=1) > 0.1  # the languages worth listing, most likely first
+        languages = self.languages_
+        return [[(languages[j], float(row[j])) for j in ranked[keep]] if n_grams else []
+                for row, ranked, keep, n_grams in zip(scores, order, kept, grams)]
 
 
 class LanguageDetector:
@@ -206,8 +206,9 @@ class LanguageDetector:
     def _word_votes(words: list[str], lowered: str) -> Counter[str]:
         votes: Counter[str] = Counter()
         for word in words:
-            for lang, share in WORD_VOTES.get(word, {}).items():
-                votes[lang] += share
+            if shares := WORD_VOTES.get(word):  # most words vote for no language
+                for lang, share in shares.items():
+                    votes[lang] += share
         for ch, lang in LETTER_LANG.items():
             if ch in lowered:
                 votes[lang] += 1.0
