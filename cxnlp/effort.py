@@ -343,14 +343,10 @@ class _TokenPatterns:
         if "NORM" in spec:
             norm = self.strings.add(spec["NORM"])
             return (lambda lower, token_norm: token_norm == norm), repeat
-        value = spec["LOWER"]
-        if isinstance(value, str):
-            key = self.strings.add(value)
-            return (lambda lower, token_norm: lower == key), repeat
-        if "IN" in value:
-            keys = frozenset(self.strings.add(word) for word in value["IN"])
+        keys = self._plain_words(spec)
+        if keys is not None:
             return (lambda lower, token_norm: lower in keys), repeat
-        regex, strings = re.compile(value["REGEX"]), self.strings
+        regex, strings = re.compile(spec["LOWER"]["REGEX"]), self.strings
         return (lambda lower, token_norm: regex.search(strings[lower]) is not None), repeat
 
     def may_match(self, present: set[int]) -> bool:
