@@ -55,9 +55,12 @@ class TextFeatures:
         """Columns after the embedding: what a head's width minus this must equal the embedder's."""
         return len(self.char_.vocabulary_) + len(self.word_.vocabulary_)
 
-    def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> csr_matrix:
+    def transform(self, texts: Sequence[str], embeddings: np.ndarray,
+                  word_grams: dict[str, list[int]] | None = None) -> csr_matrix:
         """The n-grams are worked out once per distinct text; the same values as the vectorizers' own
-        `transform`, to the bit."""
+        `transform`, to the bit. `word_grams` (word -> its character n-gram columns) is read and filled
+        in: a caller transforming related texts (a comment's clauses after the comments) passes the same
+        dict, so each word is analysed once across the calls."""
         if len(texts) != embeddings.shape[0]:
             raise ValueError(f"{len(texts)} texts but {embeddings.shape[0]} embedding rows")
         if not texts:  # scikit-learn's weighting refuses an empty matrix
@@ -65,22 +68,24 @@ class TextFeatures:
         row_of: dict[str, int] = {}
         inverse = np.fromiter((row_of.setdefault(t, len(row_of)) for t in texts), dtype=np.int64, count=len(texts))
         distinct = list(row_of)
-        ngrams = hstack([_tfidf(self.char_, self._char_counts(distinct)), _tfidf(self.word_, self._word_counts(distinct))],
+        char = self._char_counts(distinct, {} if word_grams is None else word_grams)
+        ngrams = hstack([_tfidf(self.char_, char), _tfidf(self.word_, self._word_counts(distinct))],
                         format="csr", dtype=np.float32)[inverse]
         return _beside(embeddings, ngrams)
 
-    def _char_counts(self, texts: Sequence[str]) -> csr_matrix:
+    def _char_counts(self, texts: Sequence[str], grams_of: dict[str, list[int]]) -> csr_matrix:
         """The character vectorizer's counts, summed from each distinct word's: `char_wb` n-grams never
-        cross a space, and comments share most of their words, so each word is analysed once."""
+        cross a space, and comments share most of their words, so each word is analysed once (`grams_of`)."""
         analyse, vocabulary = self.char_.build_analyzer(), self.char_.vocabulary_
         text_words, words = word_bags([text.lower().split() for text in texts])  # char_wb's preprocessing and split
-        word_rows, gram_cols = [], []
-        for k, word in enumerate(words):
-            for gram in analyse(word):
-                if (j := vocabulary.get(gram)) is not None:
-                    word_rows.append(k)
-                    gram_cols.append(j)
-        word_grams = csr_matrix((np.ones(len(word_rows), np.int64), (word_rows, gram_cols)),
+        columns = []
+        for word in words:
+            if (cols := grams_of.get(word)) is None:
+                cols = grams_of[word] = [j for gram in analyse(word) if (j := vocabulary.get(gram)) is not None]
+            columns.append(cols)
+        gram_cols = [j for cols in columns for j in cols]
+        word_rows = np.repeat(np.arange(len(words)), [len(cols) for cols in columns])
+        word_grams = csr_matrix((np.ones(len(gram_cols), np.int64), (word_rows, gram_cols)),
                                 shape=(len(words), len(vocabulary)))
         counts = (text_words @ word_grams).astype(self.char_.dtype)
         counts.sort_indices()

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -114,9 +114,11 @@ class Prepared:
     clause_text: list[str]  # clauses of the comments chosen by `embed_clauses`, flattened
     clause_vecs: np.ndarray  # one row per clause_text
     clause_owner: np.ndarray  # index of the comment each clause row belongs to (ascending)
+    # word -> its character n-gram columns, filled by the comments' features and read by their clauses'
+    word_grams: dict[str, list[int]] = field(default_factory=dict)
 
     def comment_features(self, features: TextFeatures):
-        return features.transform(self.text, self.embeddings)
+        return features.transform(self.text, self.embeddings, self.word_grams)
 
     def clause_features(self, features: TextFeatures, comment_X: csr_matrix) -> csr_matrix:
         """Features of the clause rows. A one-clause comment's clause is the comment itself (same text,
@@ -125,7 +127,7 @@ class Prepared:
         split = np.flatnonzero(~own)
         if not len(split):
             return comment_X[self.clause_owner]
-        parts = features.transform([self.clause_text[k] for k in split], self.clause_vecs[split])
+        parts = features.transform([self.clause_text[k] for k in split], self.clause_vecs[split], self.word_grams)
         rows = np.where(own, self.clause_owner, 0)
         rows[split] = comment_X.shape[0] + np.arange(len(split))
         return vstack([comment_X, parts], format="csr")[rows]

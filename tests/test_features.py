@@ -21,3 +21,16 @@ def test_features_equal_the_vectorizers_to_the_bit_with_repeats_blanks_and_spaci
     got = features.transform(texts, embeddings)
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got.toarray(), expected.toarray())
+
+
+def test_features_of_clauses_after_their_comments_equal_the_vectorizers_with_the_word_analyses_shared():
+    features = TextFeatures(min_df=1).fit(TRAIN)
+    comments = ["Trevlig personal men lång kö", "Friendly staff but long queue", "Hyggelig betjening"]
+    clauses = ["Trevlig personal", "men lång kö", "Friendly staff", "but long queue", "okända ord här"]
+    word_grams: dict[str, list[int]] = {}
+    for texts in (comments, clauses):
+        embeddings = np.zeros((len(texts), 2), dtype=np.float32)
+        expected = hstack([csr_matrix(embeddings), features.char_.transform(texts), features.word_.transform(texts)],
+                          format="csr", dtype=np.float32)
+        np.testing.assert_array_equal(features.transform(texts, embeddings, word_grams).toarray(), expected.toarray())
+    assert {"okända", "lång", "staff"} <= set(word_grams)  # each word analysed once, kept for the next call
