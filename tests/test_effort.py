@@ -132,6 +132,17 @@ def test_a_comment_in_the_wrong_language_is_still_read_but_its_own_rules_still_h
     assert values("Har varit kund i 15 år", "sv") == (None, None, None)  # tenure, not re-read as a wait
 
 
+def test_a_long_comment_is_read_only_in_its_own_language():
+    # Norwegian reads "to chat" as two chats: a review this long is surely English
+    review = ("Excellent crew, cheerful and friendly, always taking the time to chat with passengers. Food was "
+              "fine with regular drinks and the seats were comfortable enough for a flight of this length.")
+    assert len(review.split()) > 25
+    assert values(review, "en") == (None, None, None)
+    # the short comment of the test above is read in English; at this length its language is not doubted
+    assert values("Seven steps to change a password, " + "which is far too many for a simple thing " * 3, "no") \
+        == (None, None, None)
+
+
 def test_a_new_language_is_a_new_data_file(tmp_path):
     danish = {
         "spacy_lang": "da",
