@@ -21,8 +21,10 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200e\u200f\u2060\ufeff\u00ad]")  # not U+200D, emoji need it
-_SPACE = re.compile(r"\s+")
-_DIGIT = re.compile(r"\d")
+_WWW = re.compile(r"www\.", re.IGNORECASE)  # with "://", in every `_URL` match
+_AT = re.compile("@")
+# six digits with at most a space or hyphen between two: in every identity or phone number below
+_SIX_DIGITS = re.compile(r"\d(?:[ -]?\d){5}")
 _EDGE_PUNCT = " \t.,;:!?-–—_*'\"()[]{}/\\|"
 
 
@@ -65,12 +67,12 @@ class PiiRule:
     placeholder: str
     pattern: re.Pattern[str]
     validate: Callable[[re.Match[str]], bool] | None = None
-    needs: str = "digit"  # what a text must hold to be searched at all: "digit" or "@"
+    needs: re.Pattern[str] = _SIX_DIGITS  # found in every match: a text without it is not searched
 
 
 # Applied in order: identity numbers before phones, so a phone pattern never half-eats one.
 PII_RULES: tuple[PiiRule, ...] = (
-    PiiRule("[email]", _EMAIL, needs="@"),
+    PiiRule("[email]", _EMAIL, needs=_AT),
     PiiRule("[personnummer]", re.compile(r"(?<![\w-])(?:19|20)?\d{6}[-+ ]?\d{4}(?![\w-])"), _valid_personnummer),
     PiiRule("[fodselsnummer]", re.compile(r"(?<![\w-])\d{6} ?\d{5}(?![\w-])"), _valid_fodselsnummer),
     PiiRule(
@@ -115,11 +117,13 @@ def redact(text: str) -> str:
 
     Where a rule's pattern has a group named `pii`, only that group is replaced, so the
     context word that identified it ("tlf:") stays readable. A rule is only searched for in a text
-    holding what it needs: most comments have no "@" and many no digit.
+    holding what it needs: most comments have no "@", and no run of six digits.
     """
-    holds = {"@": "@" in text, "digit": _DIGIT.search(text) is not None}  # no placeholder adds either
+    holds: dict[re.Pattern[str], bool] = {}  # no placeholder adds what a rule needs
     for rule in PII_RULES:
-        if holds[rule.needs]:
+        if (hit := holds.get(rule.needs)) is None:
+            hit = holds[rule.needs] = rule.needs.search(text) is not None
+        if hit:
             text = rule.pattern.sub(lambda m, r=rule: _replacement(r, m), text)
     return text
 
@@ -135,14 +139,15 @@ def clean_text(text: object) -> str:
         s = html.unescape(s)
     s = unicodedata.normalize("NFKC", s)
     s = _INVISIBLE.sub("", s)
-    s = _URL.sub("[url]", s)
+    if "://" in s or _WWW.search(s):
+        s = _URL.sub("[url]", s)
     s = redact(s)
-    return _SPACE.sub(" ", s).strip()
+    return " ".join(s.split())  # runs of whitespace (what `\s` matches) made one space, none at the ends
 
 
 def is_noise(cleaned: str) -> bool:
     """True for answers that say nothing: empty, punctuation only, or a known filler phrase."""
-    key = _SPACE.sub(" ", cleaned.lower()).strip(_EDGE_PUNCT)
+    key = " ".join(cleaned.lower().split()).strip(_EDGE_PUNCT)
     if not key:
         return True
     if key in NOISE_PHRASES:

@@ -1,6 +1,8 @@
+import random
+
 import pytest
 
-from cxnlp.clean import clean_text, clean_texts, is_noise
+from cxnlp.clean import PII_RULES, clean_text, clean_texts, is_noise
 
 
 @pytest.mark.parametrize(
@@ -15,6 +17,9 @@ from cxnlp.clean import clean_text, clean_texts, is_noise
         ("pnr 198112289874!", "pnr [personnummer]!"),
         ("fnr 15076500565 ok", "fnr [fodselsnummer] ok"),
         ("Se www.nordlink.se/hjalp eller https://x.no/a?b=1", "Se [url] eller [url]"),
+        ("WWW.Nordlink.se eller HTTP://X.NO", "[url] eller [url]"),
+        ("ring 031-12 34 56 eller (555) 123-4567", "ring [phone] eller [phone]"),
+        ("ring +46 70 123 45 67\u00a0\u2003 nu", "ring [phone] nu"),
     ],
 )
 def test_personal_data_is_redacted(raw, expected):
@@ -33,6 +38,21 @@ def test_personal_data_is_redacted(raw, expected):
 )
 def test_order_numbers_dates_and_prices_survive(raw):
     assert clean_text(raw) == raw
+
+
+def test_every_match_of_a_rule_holds_what_the_rule_needs_so_no_text_is_skipped_wrongly():
+    # `redact` searches a rule's pattern only in texts where its `needs` is found: strings built from
+    # pieces of numbers, separators and addresses find every rule's edge cases
+    pieces = ["0", "1", "2", "7", "9", "19", "20", "070", "+46", "+4", "(0)", "(555)", " ", "-", "+", ".", "@", "a",
+              "x.se", "tlf:", "Mobil ", "811228", "9874", "15076500565", "123", "45", "4567"]
+    rng, matches = random.Random(0), 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        for rule in PII_RULES:
+            for match in rule.pattern.finditer(text):
+                matches += 1
+                assert rule.needs.search(match.group(0)), (rule.placeholder, match.group(0))
+    assert matches > 1000
 
 
 def test_html_unicode_whitespace_and_emoji():
