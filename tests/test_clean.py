@@ -19,6 +19,7 @@ from cxnlp.clean import PII_RULES, clean_text, clean_texts, is_noise
         ("Se www.nordlink.se/hjalp eller https://x.no/a?b=1", "Se [url] eller [url]"),
         ("WWW.Nordlink.se eller HTTP://X.NO", "[url] eller [url]"),
         ("ring 031-12 34 56 eller (555) 123-4567", "ring [phone] eller [phone]"),
+        ("Ring 08-123 456 78 efter lunch", "Ring [phone] efter lunch"),
         ("ring +46 70 123 45 67\u00a0\u2003 nu", "ring [phone] nu"),
     ],
 )
