@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from processes import running
+
 PG_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 60
@@ -139,7 +141,7 @@ class PostgresServer:
                 owner = int((base / OWNER_FILE).read_text())
             except (OSError, ValueError):
                 continue  # not one of ours, or still being set up
-            if _alive(owner):
+            if running(owner):
                 continue
             if (base / "data" / "postmaster.pid").is_file():
                 subprocess.run([*self.run_as, str(self.bin_dir / "pg_ctl"), "stop", "-m", "immediate",
@@ -150,12 +152,3 @@ class PostgresServer:
         if self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process runs (a zombie, exited but not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import running
 
 from cxnlp.config import TIERS, Settings
 from cxnlp.static_distill import choose_vocabulary
@@ -54,23 +55,15 @@ def test_fast_tier_settings_are_the_static_model_the_vectorised_language_model_a
     assert settings.workers >= 1 and settings.effort  # effort columns stay unless a user turns them off
 
 
-def test_scoring_in_forked_chunks_gives_the_rows_one_process_gives(fast_pipeline, monkeypatch):
+def test_scoring_in_forked_chunks_gives_the_rows_one_process_gives(fast_pipeline, in_two_processes):
     import pandas as pd
 
-    import cxnlp.pipeline
-
-    texts = ["Väntade 45 minuter i telefonkön men trevlig personal", "Hyggelig betjening", "-",
-             "Hidden fees on my bill, called three times", "Fick hjälp direkt", "Appen er tungvint"] * 4
-    df = pd.DataFrame({"id": range(len(texts)), "comment": texts}, index=[f"r{i % 7}" for i in range(len(texts))])
-    fast_pipeline.workers = 1
-    alone = fast_pipeline.score(df, text_col="comment")
-    monkeypatch.setattr(cxnlp.pipeline, "MIN_ROWS_PER_WORKER", 5)  # so 24 rows are worth two processes
-    fast_pipeline.workers = 2
+    df, alone = in_two_processes
     seen = []
     forked = fast_pipeline.score(df, text_col="comment", progress=lambda done, total: seen.append((done, total)))
     pd.testing.assert_frame_equal(forked, alone)
     assert seen[-1] == (len(df), len(df))
-    same = pd.DataFrame({"comment": [texts[0]] * 24})  # one distinct text: one chunk, scored here
+    same = pd.DataFrame({"comment": [df["comment"].iloc[0]] * 24})  # one distinct text: one chunk, scored here
     fast_pipeline.workers = 1
     same_alone = fast_pipeline.score(same, text_col="comment")
     fast_pipeline.workers = 2
@@ -81,8 +74,9 @@ def _comments():
     import pandas as pd
 
     texts = ["Väntade 45 minuter i telefonkön men trevlig personal", "Hyggelig betjening", "Ringt tre ganger uten svar",
-             "Hidden fees on my bill, called three times", "Fick hjälp direkt", "Appen er tungvint"] * 5
-    return pd.DataFrame({"comment": texts})
+             "Hidden fees on my bill, called three times", "-", "Fick hjälp direkt", "Appen er tungvint"] * 4
+    # a noise row, another column and a repeating index, all of which must come back as they were
+    return pd.DataFrame({"id": range(len(texts)), "comment": texts}, index=[f"r{i % 5}" for i in range(len(texts))])
 
 
 def _scoring_processes() -> set[int]:
@@ -98,7 +92,7 @@ def in_two_processes(fast_pipeline, monkeypatch):
     df = _comments()
     fast_pipeline.workers = 1
     alone = fast_pipeline.score(df, text_col="comment")
-    monkeypatch.setattr(cxnlp.pipeline, "MIN_ROWS_PER_WORKER", 5)  # so 30 rows are worth two processes
+    monkeypatch.setattr(cxnlp.pipeline, "MIN_ROWS_PER_WORKER", 5)  # so 28 rows are worth two processes
     fast_pipeline.workers = 2
     fast_pipeline.close()
     return df, alone
@@ -175,14 +169,6 @@ def _score_then_wait(pipeline, df, pids) -> None:
     time.sleep(600)  # killed by the test long before
 
 
-def _running(pid: int) -> bool:
-    """Whether `pid` runs: an orphan no one reaps stays a zombie, which `os.kill(pid, 0)` still finds."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_scoring_processes_stop_when_the_process_that_forked_them_is_killed(fast_pipeline, in_two_processes):
     df, _ = in_two_processes
@@ -191,21 +177,21 @@ def test_scoring_processes_stop_when_the_process_that_forked_them_is_killed(fast
     job = context.Process(target=_score_then_wait, args=(fast_pipeline, df, pids))  # a nightly run, say
     job.start()
     forked = pids.get(timeout=120)
-    assert len(forked) == 1 and _running(forked[0])
+    assert len(forked) == 1 and running(forked[0])
     os.kill(job.pid, signal.SIGKILL)  # no chance to close its pipeline
     job.join(timeout=10)
     deadline = time.monotonic() + 15
-    while _running(forked[0]) and time.monotonic() < deadline:
+    while running(forked[0]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _running(forked[0])
+    assert not running(forked[0])
 
 
 def test_an_empty_frame_comes_back_with_the_output_columns(fast_pipeline):
     from cxnlp.pipeline import OUTPUT_COLUMNS
 
-    empty = _comments().iloc[:0].assign(id=[])
+    empty = _comments().iloc[:0]
     scored = fast_pipeline.score(empty, text_col="comment")
-    assert scored.empty and list(scored.columns) == ["comment", "id", *OUTPUT_COLUMNS]
+    assert scored.empty and list(scored.columns) == ["id", "comment", *OUTPUT_COLUMNS]
 
 
 def test_effort_turned_off_leaves_its_columns_out(fast_pipeline):

@@ -36,7 +36,7 @@ def test_a_server_left_by_a_killed_test_run_is_stopped_and_removed_by_the_next(p
     import time
     from pathlib import Path
 
-    from pg_server import _alive
+    from processes import running
 
     script = ("from pg_server import PostgresServer; import time; s = PostgresServer().start(); "
               "print(s.base, flush=True); time.sleep(600)")
@@ -45,12 +45,12 @@ def test_a_server_left_by_a_killed_test_run_is_stopped_and_removed_by_the_next(p
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     postmaster = int((base / "data" / "postmaster.pid").read_text().split()[0])
-    assert _alive(postmaster)  # the server outlived the run that started it
+    assert running(postmaster)  # the server outlived the run that started it
     postgres_server.reap_orphans()
     assert not base.exists()
     deadline = time.monotonic() + 30  # `pg_ctl stop` returns as the server shuts down, not after it has gone
-    while _alive(postmaster) and time.monotonic() < deadline:
+    while running(postmaster) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(postmaster)
+    assert not running(postmaster)
     with psycopg.connect(postgres_server.url()) as conn:  # this session's own server is left alone
         assert conn.execute("SELECT 1").fetchone() == (1,)
