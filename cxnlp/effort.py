@@ -953,16 +953,14 @@ class EffortExtractor:
                 if doc._.cx_effort_read:
                     found[pair] = doc._.cx_effort
         for text, lang in distinct:
-            if (text, lang) in found:
-                continue
-            if lang in self._nlp and len(text.split()) > REREAD_MAX_WORDS:  # nothing read in its own language
-                found[text, lang] = []
-            else:
+            if (text, lang) not in found:  # nothing read in its own language
                 readings = [self._nlp[other](text)._.cx_effort for other in self._other_readings(text, lang)]
                 found[text, lang] = max(readings, key=len, default=[])
         return [found[pair] for pair in pairs]
 
     def _other_readings(self, text: str, lang: str) -> list[str]:
+        if lang in self._nlp and len(text.split()) > REREAD_MAX_WORDS:
+            return []  # its language is sure
         has_digit = any(ch.isdigit() for ch in text)
         words = set(_WORD.findall(text.lower()))
         return [other for other, numbers in self._number_words.items()
