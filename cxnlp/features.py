@@ -85,9 +85,9 @@ class TextFeatures:
             columns.append(cols)
         gram_cols = [j for cols in columns for j in cols]
         word_rows = np.repeat(np.arange(len(words)), [len(cols) for cols in columns])
-        word_grams = csr_matrix((np.ones(len(gram_cols), np.int64), (word_rows, gram_cols)),
-                                shape=(len(words), len(vocabulary)))
-        counts = (text_words @ word_grams).astype(self.char_.dtype)
+        per_word = csr_matrix((np.ones(len(gram_cols), np.int64), (word_rows, gram_cols)),
+                              shape=(len(words), len(vocabulary)))
+        counts = (text_words @ per_word).astype(self.char_.dtype)
         counts.sort_indices()
         return counts
 

@@ -138,7 +138,8 @@ def test_a_long_comment_is_read_only_in_its_own_language():
               "fine with regular drinks and the seats were comfortable enough for a flight of this length.")
     assert len(review.split()) > 25
     assert values(review, "en") == (None, None, None)
-    # the short comment of the test above is read in English; at this length its language is not doubted
+    # "Seven steps to change a password" detected as Norwegian is read in English too; at this length the
+    # detected language is not doubted
     assert values("Seven steps to change a password, " + "which is far too many for a simple thing " * 3, "no") \
         == (None, None, None)
 
