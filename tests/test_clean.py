@@ -20,6 +20,8 @@ from cxnlp.clean import PII_RULES, clean_text, clean_texts, is_noise
         ("WWW.Nordlink.se eller HTTP://X.NO", "[url] eller [url]"),
         ("ring 031-12 34 56 eller (555) 123-4567", "ring [phone] eller [phone]"),
         ("Ring 08-123 456 78 efter lunch", "Ring [phone] efter lunch"),
+        ("kundtjänst 0771-123 456 eller 020-123 456", "kundtjänst [phone] eller [phone]"),
+        ("call 07700 900123 or 020 7946 0958", "call [phone] or [phone]"),
         ("ring +46 70 123 45 67\u00a0\u2003 nu", "ring [phone] nu"),
     ],
 )
