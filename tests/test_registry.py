@@ -1,5 +1,7 @@
 """Model versions: train never overwrites, promote moves the default, compare gives intervals."""
 
+from datetime import datetime, timezone
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from cxnlp.config import Settings, default_classifier
 from cxnlp.errors import InputFileError, ModelNotFoundError
 from cxnlp.pipeline import ClassifierHeads, Pipeline
 from cxnlp.training.evaluate import bootstrap_macro_f1_difference, predict_rows
-from cxnlp.training.registry import compare_predictions, list_versions, promote
+from cxnlp.training.registry import compare_predictions, list_versions, new_version_dir, promote
 from cxnlp.training.train import TrainParams, train
 
 
@@ -30,6 +32,17 @@ def test_each_training_run_is_a_new_version_with_its_card(models_dir, toy_labell
     card = (versions[0].path / "README.md").read_text()
     for item in ("sha256", "Label counts", "scikit-learn", "Test-split metrics", "created"):
         assert item in card
+
+
+def test_runs_within_one_second_get_distinct_names_that_still_end_with_the_data_hash(tmp_path):
+    created = datetime(2026, 12, 7, 12, 0, 0, tzinfo=timezone.utc)
+    names = []
+    for _ in range(3):
+        path = new_version_dir(tmp_path, "abcdef1234567890", created)
+        path.mkdir()
+        names.append(path.name)
+    assert len(set(names)) == 3
+    assert all(name.startswith("classifier-20261207T120000Z-") and name.endswith("-abcdef12") for name in names)
 
 
 def test_train_refuses_to_overwrite_a_model(models_dir, toy_labelled_with_test):

@@ -21,11 +21,13 @@ HEADS_FORMAT_PREFIX = "cxnlp-heads/"
 
 
 def new_version_dir(models_dir: Path, data_hash: str, created: datetime) -> Path:
-    """`classifier-<UTC time>-<data hash>`: sorts by time, and says which data it learnt from."""
-    name = f"classifier-{created:%Y%m%dT%H%M%SZ}-{data_hash[:8]}"
-    path, k = models_dir / name, 2
+    """`classifier-<UTC time>-<data hash>`: sorts by time, and says which data it learnt from. A second
+    run within the same second gets a count after the time (`...Z-2-<hash>`), so the name still ends
+    with its data's hash."""
+    stamp, digest = f"classifier-{created:%Y%m%dT%H%M%SZ}", data_hash[:8]
+    path, k = models_dir / f"{stamp}-{digest}", 2
     while path.exists():
-        path, k = models_dir / f"{name}-{k}", k + 1
+        path, k = models_dir / f"{stamp}-{k}-{digest}", k + 1
     return path
 
 
