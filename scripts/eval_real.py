@@ -1,4 +1,5 @@
-"""Sentiment and language accuracy of cxnlp on real public comments in ../shared/eval/.
+"""Sentiment and language accuracy of cxnlp on real public comments in ../shared/eval/, and its
+pillar polarities against the sub-ratings of the Skytrax airline reviews.
 
 Evaluation only: the data are read from the shared folder, never copied into the repo.
 Skips cleanly (exit 0) when the folder is absent.
@@ -41,6 +42,10 @@ SETS = (
     EvalSet("en_skytrax_airline.csv", "en", "content", "recommended", "binary", {"1": "positive", "0": "negative"}),
 )
 THREE = ("negative", "neutral", "positive")
+# Skytrax sub-ratings (1-5) that a pillar's polarity should follow: weak proxies, but the reviewers' own
+SUB_RATINGS = (("empathy", "cabin_staff_rating"), ("integrity", "value_money_rating"),
+               ("time_and_effort", "ground_service_rating"))
+LOW_RATING = 3  # a sub-rating of 1-3 stars is the low class
 
 
 def predict(proba: np.ndarray, labels: tuple[str, ...], task: str) -> list[str]:
@@ -48,6 +53,35 @@ def predict(proba: np.ndarray, labels: tuple[str, ...], task: str) -> list[str]:
     allowed = ("negative", "positive") if task == "binary" else THREE
     cols = [labels.index(a) for a in allowed]
     return [allowed[k] for k in proba[:, cols].argmax(axis=1)]
+
+
+def sub_rating_auc(negative: pd.Series, low: pd.Series, overall: pd.Series) -> tuple[float, float]:
+    """(AUC of a negative pillar polarity for a low sub-rating, the same within each overall rating).
+
+    Every sub-rating follows the overall verdict, so the first rewards a polarity that only echoes it;
+    the second, averaged over overall-rating groups weighted by size, is what the pillar adds."""
+    from sklearn.metrics import roc_auc_score
+
+    groups = pd.DataFrame({"negative": negative, "low": low}).groupby(overall.to_numpy())
+    within = [(roc_auc_score(g["low"], g["negative"]), len(g)) for _, g in groups
+              if g["low"].nunique() == 2 and g["negative"].nunique() == 2]
+    stratified = sum(a * n for a, n in within) / sum(n for _, n in within) if within else float("nan")
+    return roc_auc_score(low, negative), stratified
+
+
+def print_sub_ratings(pipe, path: Path) -> None:
+    """Each pillar's polarity on the Skytrax reviews against the sub-rating it should follow."""
+    df = pd.read_csv(path)
+    analysis = pipe.analyse(df["content"].astype(str).tolist())
+    polarity = pd.DataFrame(analysis.pillar_polarity, index=df.index)
+    header = f"{'pillar':16} {'sub-rating':22} {'n':>5} {'low':>5} {'AUC':>6} {'AUC within overall rating':>26}"
+    print(f"\nPillar polarity against Skytrax sub-ratings (low = 1-{LOW_RATING} stars)\n{header}\n" + "-" * len(header))
+    for pillar, rating in SUB_RATINGS:
+        said = polarity.get(pillar, pd.Series(index=df.index, dtype=object))
+        rows = said.isin(["negative", "positive"]) & (df[rating] > 0) & df["overall_rating"].notna()
+        negative, low = (said[rows] == "negative").astype(int), (df.loc[rows, rating] <= LOW_RATING).astype(int)
+        auc, within = sub_rating_auc(negative, low, df.loc[rows, "overall_rating"])
+        print(f"{pillar:16} {rating:22} {rows.sum():5d} {low.mean():5.2f} {auc:6.3f} {within:26.3f}")
 
 
 def main() -> int:
@@ -84,6 +118,9 @@ def main() -> int:
         majority = pd.Series(gold).value_counts(normalize=True).iloc[0]
         lang_acc = np.mean([lang == spec.lang for lang in analysis.prepared.lang])
         print(f"{spec.file:34} {spec.task:6} {len(df):5d} {acc:13.3f} {majority:8.3f} {lang_acc:8.3f} {seconds:6.0f}")
+    skytrax = args.eval_dir / "en_skytrax_airline.csv"
+    if skytrax.is_file():
+        print_sub_ratings(pipe, skytrax)
     return 0
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from cxnlp import OUTPUT_COLUMNS, PILLARS
 from cxnlp.errors import MissingColumnError
-from cxnlp.pipeline import ClassifierHeads, Pipeline
+from cxnlp.pipeline import ClassifierHeads, Pipeline, pillar_polarity_proba
+from cxnlp.sentiment import POLARITIES
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +19,23 @@ def scored(toy_pipeline):
         "nps": [2, 5, 6, 0, 9],
     })
     return df, toy_pipeline.score(df, text_col="comment")
+
+
+def test_a_pillar_takes_the_polarity_of_all_its_clauses_not_of_one_fragment():
+    empathy, effort = PILLARS.index("empathy"), PILLARS.index("time_and_effort")
+    negative, positive = np.eye(3)[POLARITIES.index("negative")], np.eye(3)[POLARITIES.index("positive")]
+    about = np.zeros((5, len(PILLARS)))
+    # comment 0: a negative fragment a little more about empathy than two positive clauses, which outweigh it;
+    # its one clause about effort is negative. Comment 1 has no clause rows; comment 2 one negative clause.
+    about[:4, empathy] = [0.6, 0.5, 0.5, 0.0]
+    about[:4, effort] = [0.0, 0.0, 0.0, 0.9]
+    about[4, empathy] = 0.7
+    polarity = np.array([negative, positive, positive, negative, negative])
+    proba = pillar_polarity_proba(about, polarity, np.array([0, 0, 0, 0, 2]), 3)
+    said = {(i, j): POLARITIES[int(proba[i, j].argmax())] for i, j in [(0, empathy), (0, effort), (2, empathy)]}
+    assert said == {(0, empathy): "positive", (0, effort): "negative", (2, empathy): "negative"}
+    assert np.allclose(proba[0, empathy], (0.6 * negative + 0.5 * positive + 0.5 * positive) / 1.6)
+    assert not proba[1].any()
 
 
 def test_score_keeps_input_and_adds_every_cx_column(scored):

@@ -19,7 +19,7 @@ from cxnlp.errors import InputFileError
 from cxnlp.features import TextFeatures
 from cxnlp.language import LanguageDetector
 from cxnlp.pillars import PILLARS, PillarClassifier
-from cxnlp.pipeline import OWN_EMBEDDER, ClassifierHeads, Pipeline, Prepared, best_clause_per_pillar, embed_clauses, prepare
+from cxnlp.pipeline import OWN_EMBEDDER, ClassifierHeads, Pipeline, Prepared, embed_clauses, prepare
 from cxnlp.segment import Segmenter
 from cxnlp.sentiment import OVERALL, POLARITIES, SentimentClassifier
 from cxnlp.training.data import LabelledSet
@@ -54,9 +54,20 @@ def fit_heads(data: LabelledSet, embedder: Embedder, params: TrainParams, segmen
     return ClassifierHeads(features, pillars, polarity, overall, embedder_id=embedder.model_id)
 
 
+def _best_clause_per_pillar(clause_proba: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """(n, pillars) index of the clause row most likely about each pillar, -1 where a comment has none."""
+    best = np.full((n, clause_proba.shape[1]), -1, dtype=int)
+    starts = np.searchsorted(owner, np.arange(n))
+    ends = np.searchsorted(owner, np.arange(n), side="right")
+    for i in np.flatnonzero(ends > starts):
+        best[i] = starts[i] + np.argmax(clause_proba[starts[i] : ends[i]], axis=0)
+    return best
+
+
 def _polarity_examples(data: LabelledSet, prep: Prepared, clause_proba: np.ndarray, clause_X):
-    """Each labelled (comment, pillar, polarity) becomes one example: the clause most about that pillar."""
-    best = best_clause_per_pillar(clause_proba, prep.clause_owner, len(prep.text))
+    """Each labelled (comment, pillar, polarity) becomes one example: the clause most about that pillar.
+    The head so learns a clause's polarity; scoring weighs it over all the clauses (`pillar_polarity_proba`)."""
+    best = _best_clause_per_pillar(clause_proba, prep.clause_owner, len(prep.text))
     rows, targets = [], []
     for i, labels in enumerate(data.frame["labels"]):
         for pillar, polarity in labels.items():
