@@ -233,7 +233,7 @@ def pillar_polarity_proba(clause_pillar_proba: np.ndarray, clause_polarity_proba
 
     Reading only the one clause most about the pillar let a stray fragment decide: in a 17-clause airline
     review, empathy came from "but not overly friendly." On the team's test split and the other writers'
-    banks the weighted mean gets more pillar polarities right (docs/performance.md, "Pillar polarity")."""
+    banks the weighted mean gets more pillar polarities right (docs/performance.md, "Ninth round")."""
     out = np.zeros((n, clause_pillar_proba.shape[1], clause_polarity_proba.shape[1]))
     if not len(owner):
         return out
