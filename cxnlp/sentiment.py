@@ -1,5 +1,6 @@
-"""Sentiment heads on embeddings: a pillar's polarity from the clause that speaks of it,
-and the whole comment's overall sentiment (which may be `mixed`)."""
+"""Sentiment heads on embeddings: a clause's polarity (a pillar's is its clauses', each weighted by how
+likely it is about the pillar: `pipeline.pillar_polarity_proba`), and the whole comment's overall
+sentiment (which may be `mixed`)."""
 
 from __future__ import annotations
 
