@@ -23,6 +23,7 @@ from cxnlp.errors import ClusterError
 from cxnlp.pipeline import Pipeline
 
 CONNECT_TIMEOUT_S = 30
+PARTITION_ROWS = 500  # comments per task on a cluster: a chunk's partitions run on several workers at once
 _END = object()  # marks the end of the runner's chunks
 
 
@@ -40,9 +41,11 @@ def batch_settings(settings: Settings) -> Settings:
 
 class ScoringEngine:
     """What the runner scores with: `score_stream` over its chunks, then `close` (or a `with` block).
-    `model_version` is the classifier version every frame it returns was scored with."""
+    `model_version` is the classifier version every frame it returns was scored with; `partition_rows`
+    how many comments the runner hands over per frame (None: a whole chunk at once)."""
 
     model_version: str
+    partition_rows: int | None = None
 
     def score_stream(self, frames: Iterable[pd.DataFrame], text_col: str = "text") -> Iterator[pd.DataFrame]:
         raise NotImplementedError
@@ -58,7 +61,9 @@ class ScoringEngine:
 
 
 class LocalEngine(ScoringEngine):
-    """Score chunks in this process with one Pipeline."""
+    """Score chunks with one Pipeline: a whole chunk per call, which the pipeline spreads over its own
+    scoring processes (`workers`). Handed 500-row partitions, the fast tier scored on one core: a
+    partition is below what the pipeline forks for (docs/performance.md, section 6)."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -124,6 +129,8 @@ def _score_on_worker(frame: pd.DataFrame, text_col: str, plugin_name: str) -> pd
 
 class DaskEngine(ScoringEngine):
     """Score chunks on a dask.distributed cluster; each worker loads the model once."""
+
+    partition_rows = PARTITION_ROWS
 
     def __init__(self, scheduler: str | None, settings: Settings, max_in_flight: int | None = None) -> None:
         """scheduler: address like tcp://host:8786; None starts a LocalCluster (n_workers from the

@@ -4,8 +4,9 @@ Why it is safe to kill at any moment: every chunk's responses, scores, rejects, 
 progress and the run's counters are committed in one transaction, and a chunk is decided
 against what is committed (never against work in flight). A new run finds the dead run's
 last committed row per file and goes on from there, so the store ends exactly as an
-uninterrupted run would have left it. Chunks are scored in fixed partitions whichever
-engine runs them, so the local and Dask engines compute the very same batches.
+uninterrupted run would have left it. A comment's scores do not depend on the comments scored
+with it (`batch_settings`), so the local engine, which scores a chunk at once, and the Dask engine,
+which scores it in partitions on several workers, store the very same scores.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from cxnlp.io import CSV_SUFFIXES, EXCEL_SUFFIXES, PARQUET_SUFFIXES
 from cxnlp.targets import TARGET_MISSED_EXIT
 
 EXPORT_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES
-PARTITION_ROWS = 500  # comments per scoring task: a chunk's partitions run in parallel on a cluster
 REJECTED_EXIT = 4  # distinct from targets missed (3) and bad usage (2): rows or files were refused
 StatusFn = Callable[[str], None]
 
@@ -164,7 +164,8 @@ class BatchRunner:
     def _score(self, comments: pd.DataFrame) -> pd.DataFrame:
         if comments.empty:
             return comments
-        parts = [comments.iloc[i:i + PARTITION_ROWS] for i in range(0, len(comments), PARTITION_ROWS)]
+        rows = self.engine.partition_rows or len(comments)
+        parts = [comments.iloc[i:i + rows] for i in range(0, len(comments), rows)]
         return pd.concat(list(self.engine.score_stream(parts, text_col="text")), ignore_index=True)
 
     def _skip(self, store: Store, run_id: int, message: str) -> None:
