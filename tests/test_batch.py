@@ -263,6 +263,38 @@ def test_rescore_with_a_new_model_version_is_resumable(tmp_path, toy_pipeline, e
     assert run(config, NewVersion(toy_pipeline), rescore=True, publish_outputs=False).rescored == 0
 
 
+def test_the_local_engine_scores_whole_chunks_and_a_cluster_engine_partitions(tmp_path, toy_pipeline):
+    """A whole chunk per call is what lets the pipeline use its scoring processes; partitions are
+    what spread a chunk over a cluster. Either way the same scores are stored."""
+
+    class Recording(LocalEngine):
+        def __init__(self, pipeline, partition_rows=None):
+            super().__init__(pipeline)
+            self.partition_rows, self.frame_rows = partition_rows, []
+
+        def score_stream(self, frames, text_col="text"):
+            frames = list(frames)
+            self.frame_rows.append([len(frame) for frame in frames])
+            return super().score_stream(frames, text_col)
+
+    rows = export_rows(1300, seed=3)
+    with_text = [sum(bool(r["comment"]) for r in rows[i:i + 1000]) for i in (0, 1000)]
+    stores = {}
+    for name, engine in (("local", Recording(toy_pipeline)), ("partitioned", Recording(toy_pipeline, 400))):
+        write_export(tmp_path / name / "exports" / "night.csv", rows)
+        config = write_config(tmp_path / name, chunk_rows=1000)
+        run(config, engine, publish_outputs=False)
+        stores[name] = stored(config)
+        if name == "local":
+            assert engine.frame_rows == [[with_text[0]], [with_text[1]]]
+        else:
+            assert engine.frame_rows == [[400, 400, with_text[0] - 800], [with_text[1]]]
+    for table in STORED_TABLES:
+        pd.testing.assert_frame_equal(stores["partitioned"][table].drop(columns=["path"], errors="ignore"),
+                                      stores["local"][table].drop(columns=["path"], errors="ignore"),
+                                      check_exact=True, obj=table)
+
+
 @pytest.mark.skipif(not (EMBEDDER_DIR / "model.safetensors").is_file() or not (CLASSIFIER_DIR / "config.json").is_file(),
                     reason="real models not built; run `make embedder`")
 @pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
