@@ -205,13 +205,16 @@ class Store:
         """Commit one chunk: responses (new or newer versions), their scored comments, rejects, progress.
 
         A response that is stored already moves with its comments to the history tables first, so a
-        corrected re-export keeps what it replaced.
+        corrected re-export keeps what it replaced. Only a chunk with such a response (version 2 and up)
+        looks for them: the look scans the stored tables, and in a back-fill of new responses it cost
+        more with every chunk committed (docs/performance.md, section 6).
         """
         with self.transaction():
             if len(responses):
                 self.stage("chunk_responses", responses, RESPONSE_FIELDS)
                 self.stage("chunk_comments", comments, COMMENT_FIELDS)
-                self._move_to_history(run_id)
+                if (responses["version"] > 1).any():
+                    self._move_to_history(run_id)
                 self._insert_from("responses", "chunk_responses", RESPONSE_FIELDS)
                 self._insert_from("comments", "chunk_comments", COMMENT_FIELDS)
             if len(rejected):
