@@ -280,15 +280,15 @@ def test_the_local_engine_scores_whole_chunks_and_a_cluster_engine_partitions(tm
     rows = export_rows(1300, seed=3)
     with_text = [sum(bool(r["comment"]) for r in rows[i:i + 1000]) for i in (0, 1000)]
     stores = {}
-    for name, engine in (("local", Recording(toy_pipeline)), ("partitioned", Recording(toy_pipeline, 400))):
+    for name, engine, frame_rows in (
+        ("local", Recording(toy_pipeline), [[with_text[0]], [with_text[1]]]),
+        ("partitioned", Recording(toy_pipeline, 400), [[400, 400, with_text[0] - 800], [with_text[1]]]),
+    ):
         write_export(tmp_path / name / "exports" / "night.csv", rows)
         config = write_config(tmp_path / name, chunk_rows=1000)
         run(config, engine, publish_outputs=False)
         stores[name] = stored(config)
-        if name == "local":
-            assert engine.frame_rows == [[with_text[0]], [with_text[1]]]
-        else:
-            assert engine.frame_rows == [[400, 400, with_text[0] - 800], [with_text[1]]]
+        assert engine.frame_rows == frame_rows, name
     for table in STORED_TABLES:
         pd.testing.assert_frame_equal(stores["partitioned"][table].drop(columns=["path"], errors="ignore"),
                                       stores["local"][table].drop(columns=["path"], errors="ignore"),
