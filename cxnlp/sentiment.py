@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from cxnlp.persist import load_state, save_state
 
@@ -18,7 +17,8 @@ OVERALL: tuple[str, ...] = ("negative", "neutral", "positive", "mixed")
 class SentimentClassifier:
     """Multinomial logistic regression over a fixed label set.
 
-    Parameters: `labels` the classes in output column order; `C` inverse regularisation.
+    Parameters: `labels` the classes in output column order; `C` inverse regularisation. scikit-learn
+    is imported by `fit` only (`PillarClassifier` says why).
     """
 
     def __init__(self, labels: tuple[str, ...] = POLARITIES, C: float = 2.0) -> None:
@@ -26,6 +26,8 @@ class SentimentClassifier:
         self.C = C
 
     def fit(self, X: np.ndarray, y: list[str] | np.ndarray) -> "SentimentClassifier":
+        from sklearn.linear_model import LogisticRegression
+
         unknown = set(y) - set(self.labels)
         if unknown:
             raise ValueError(f"unknown sentiment labels {sorted(unknown)}; expected {self.labels}")
