@@ -1,4 +1,6 @@
 import gc
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -134,3 +136,25 @@ def test_scoring_keeps_older_objects_out_of_the_collector_and_leaves_it_as_it_fo
         assert gc.get_freeze_count() > 0  # the caller's own freeze is not undone
     finally:
         gc.unfreeze()
+
+
+def test_loading_and_scoring_never_import_scikit_learn(toy_pipeline, tmp_path):
+    """scikit-learn only fits: importing it added about 0.9 s to every `cxnlp score` (docs/performance.md)."""
+    toy_pipeline.heads.save(tmp_path / "heads")
+    script = f"""
+import sys
+import numpy as np, pandas as pd
+from cxnlp.pipeline import ClassifierHeads, Pipeline
+
+class Embedder:
+    model_id, dim = "hashing-test", 256
+    def encode(self, texts, progress=None):
+        return np.ones((len(texts), self.dim), dtype=np.float32) / 16
+
+scored = Pipeline(Embedder(), ClassifierHeads.load({str(tmp_path / "heads")!r})).score(
+    pd.DataFrame({{"comment": ["Rude staff", "Väntade en timme i kön"]}}))
+print(len(scored), sorted(name for name in sys.modules if name.split(".")[0] == "sklearn"))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "[]"]
