@@ -51,6 +51,7 @@ import spacy
 from spacy.attrs import IS_PUNCT, IS_QUOTE, LOWER, NORM
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span, Token
 from spacy.util import compile_infix_regex, compile_suffix_regex, filter_spans
 
@@ -1044,9 +1045,13 @@ def build_pipeline(vocabulary: dict) -> Language:
     glued = sorted({w for w in [*vocabulary["units"], *vocabulary["genitive_units"], *vocabulary["times_words"]]
                     if w.isalpha()}, key=len, reverse=True)
     suffixes = [*nlp.Defaults.suffixes, rf"(?<=[0-9])(?:{'|'.join(map(re.escape, glued))})"]
-    nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
     infixes = [*nlp.Defaults.infixes, r"(?<=[0-9])[-–](?=[^\W\d_])"]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    # one new tokenizer with both rules: setting each on the blank one reloads its ~2,000 exceptions again
+    blank = nlp.tokenizer
+    nlp.tokenizer = Tokenizer(nlp.vocab, rules=blank.rules, prefix_search=blank.prefix_search,
+                              suffix_search=compile_suffix_regex(suffixes).search,
+                              infix_finditer=compile_infix_regex(infixes).finditer,
+                              token_match=blank.token_match, url_match=blank.url_match)
     nlp.add_pipe("cx_effort_numbers", config={"vocabulary": vocabulary})
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("cx_contrast_clauses", config={"words": load_contrast_words().get(code, [])})
