@@ -169,7 +169,10 @@ def main() -> int:
     if not (ROOT / "models" / "embedder" / "model.safetensors").is_file():
         print("models/embedder is not built; run `make run` first")
         return 2
+    from cxnlp.onnx_export import cpu_summary
+
     print(f"cores available: {len(os.sched_getaffinity(0))}; load average at start: {os.getloadavg()[0]:.1f}")
+    print(f"processor: {cpu_summary()}")
     print(f"{'n':>6} {'what':34} {'comments/s':>10} {'x naive':>7} {'seconds':>8} {'CPU s':>7} {'x naive':>7} "
           f"{'warm /s':>8} {'x naive':>7} {'peak RSS MB':>11} {'load s':>6}")
     for n in args.sizes:

@@ -83,3 +83,15 @@ def test_moved_out_normalisation_gives_the_embedders_own_token_ids(embedders):
     texts = [f"ab{ch}cd  {ch} é{ch}" for ch in rules["map"]] + SENTENCES
     expected = [e.ids for e in full.encode_batch([onnx.prompt + t for t in texts])]
     assert onnx._token_ids(texts) == expected
+
+
+def test_measurements_name_the_processor_and_whether_it_has_int8_dot_products(tmp_path):
+    """int8 speed and vectors depend on VNNI, so a benchmark or export check must say which processor it ran on."""
+    from cxnlp.onnx_export import cpu_summary
+
+    with_vnni, without = tmp_path / "a", tmp_path / "b"
+    with_vnni.write_text("model name\t: Example CPU\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    without.write_text("model name\t: Older CPU\nflags\t\t: fpu avx2 fma\n")
+    assert cpu_summary(with_vnni) == "Example CPU; int8 dot-product instructions: avx512_vnni"
+    assert cpu_summary(without) == "Older CPU; int8 dot-product instructions: none (no VNNI)"
+    assert cpu_summary(tmp_path / "missing") == "processor unknown"
