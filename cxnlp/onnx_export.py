@@ -96,7 +96,7 @@ class OnnxExport:
 
 def cpu_summary(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
     """This machine's processor and its int8 dot-product instructions: int8 runs at a different speed, and
-    gives slightly different vectors, on a processor without them, so a measurement names the one it ran on."""
+    may give slightly different vectors, on a processor without them, so a measurement names the one it ran on."""
     try:
         cpuinfo = cpuinfo_path.read_text()
     except OSError:
@@ -198,7 +198,7 @@ Texts get the prompt `{config['prompt']}` and are cut at {config['max_seq_length
 ## Checked before installing, on {report.n_sentences} sentences (sv, no, da, en, emoji, long text)
 
 Measured on {report.processor}. ONNX Runtime picks its int8 kernels by processor, so on one
-without VNNI the int8 vectors differ slightly and run slower.
+without VNNI the int8 vectors may differ slightly from these figures, and run slower.
 
 | check | result | required |
 | --- | --- | --- |
