@@ -101,10 +101,12 @@ def cpu_summary(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> str:
         cpuinfo = cpuinfo_path.read_text()
     except OSError:
         return "processor unknown"
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 "processor unknown")
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
-    vnni = [flag for flag in VNNI_FLAGS if flag in flags]
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():  # the first processor's fields; every core repeats them
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name", "processor unknown")
+    vnni = [flag for flag in VNNI_FLAGS if flag in fields.get("flags", "").split()]
     return f"{model}; int8 dot-product instructions: {', '.join(vnni) if vnni else 'none (no VNNI)'}"
 
 
